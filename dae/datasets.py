@@ -1,0 +1,126 @@
+"""Datasets as clean uint8 image arrays (N, C, H, W) with seeded train / val / test splits.
+
+`digits` is scikit-learn's bundled 8x8 digits (no network). The torchvision datasets go through torchvision's own
+download code, checksums included; a mirror (a folder or URL holding `<name>/` with the original archives) stands
+in for the internet on air-gapped machines.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dae.errors import DaeError
+from dae.io import atomic_path
+
+MIRROR_ENV = "DAE_DATA_MIRROR"
+# Image shape (C, H, W) of each dataset, so models can be checked before any data is read.
+SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
+
+def resolve_mirror(mirror: str | None) -> str | None:
+    """The mirror in force: $DAE_DATA_MIRROR over `data.mirror`; a URL, or an existing folder's absolute path."""
+    mirror = os.environ.get(MIRROR_ENV) or mirror
+    if not mirror:
+        return None
+    if "://" in mirror:
+        return mirror.rstrip("/")
+    folder = Path(mirror).expanduser().resolve()
+    if not folder.is_dir():
+        raise DaeError(f"data mirror {mirror!r} is not a folder (set data.mirror or ${MIRROR_ENV} to a folder or URL)")
+    return str(folder)
+
+
+def _stage_archives(name: str, base: Any, folder: Path, cache: Path) -> None:
+    """Copy a folder mirror's archives to where torchvision looks, refusing any that fail torchvision's MD5."""
+    from torchvision.datasets.utils import check_integrity
+
+    if name == "cifar10":
+        wanted, target = [(base.filename, base.tgz_md5)], cache
+    else:
+        wanted, target = base.resources, cache / base.__name__ / "raw"
+    for filename, md5 in wanted:
+        source = folder / name / filename
+        if not source.is_file():
+            raise DaeError(f"data mirror {folder} has no {name}/{filename}; it needs the original archives of {name}")
+        if not check_integrity(str(source), md5):
+            raise DaeError(f"data mirror file {source} fails its MD5 check (expected {md5}): truncated or wrong file")
+        dest = target / filename
+        if not check_integrity(str(dest), md5):
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(source, tmp)
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    # Pixel values are counts 0..16; scale to the 0..255 range every other dataset uses.
+    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
+    return images, bunch.target.astype(np.int64)
+
+
+def _torchvision(name: str, mirror: str | None, cache: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from torchvision import datasets
+
+    base = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[name]
+    attrs: dict[str, Any] = {}
+    if mirror and "://" not in mirror:
+        _stage_archives(name, base, Path(mirror), cache)
+    elif mirror:
+        # Same class name keeps torchvision's folder layout; only where it downloads from changes.
+        if name == "cifar10":
+            attrs["url"] = f"{mirror}/{name}/{base.filename}"
+        else:
+            attrs["mirrors"] = [f"{mirror}/{name}/"]
+    cls = type(base.__name__, (base,), attrs)
+    out = {}
+    for split in ("train", "test"):
+        try:
+            ds = cls(root=str(cache), train=split == "train", download=True)
+        except Exception as exc:  # torchvision raises RuntimeError, URLError, OSError... for one cause
+            detail = " ".join(str(exc).split())[:300]
+            hint = (
+                f"check that {mirror}/{name}/ holds the original archives"
+                if mirror
+                else f"no network? set data.mirror or ${MIRROR_ENV} to a folder holding {name}/ with the original "
+                "archives (see README, 'Datasets')"
+            )
+            raise DaeError(f"could not download {name}: {detail}; {hint}") from None
+        images = np.asarray(ds.data)
+        images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+        out[split] = (np.ascontiguousarray(images, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64))
+    return out
+
+
+def load_splits(data: dict[str, Any], cache: str | Path = "data/.cache") -> dict[str, np.ndarray]:
+    """Clean images and labels for train / val / test, as `{split}_x` uint8 (N,C,H,W) and `{split}_y` int64.
+
+    Val is carved from train by a seeded permutation; digits, which has no official test split, gives one too.
+    `data.subset` caps every split at that many images (a seeded sample).
+    """
+    rng = np.random.Generator(np.random.PCG64(data["seed"]))
+    if data["name"] == "digits":
+        x, y = _digits()
+        order = rng.permutation(len(x))
+        n_test = int(round(len(x) * data["test_fraction"]))
+        test, rest = order[:n_test], order[n_test:]
+        splits = {"test": (x[np.sort(test)], y[np.sort(test)]), "train": (x[np.sort(rest)], y[np.sort(rest)])}
+    else:
+        splits = _torchvision(data["name"], resolve_mirror(data["mirror"]), Path(cache))
+    x, y = splits["train"]
+    order = rng.permutation(len(x))
+    n_val = int(round(len(x) * data["val_fraction"]))
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    splits = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": splits["test"]}
+    out = {}
+    for split, (xs, ys) in splits.items():
+        if data["subset"] is not None and len(xs) > data["subset"]:
+            keep = np.sort(rng.permutation(len(xs))[: data["subset"]])
+            xs, ys = xs[keep], ys[keep]
+        out[f"{split}_x"], out[f"{split}_y"] = np.ascontiguousarray(xs), np.ascontiguousarray(ys)
+    return out

@@ -1,0 +1,82 @@
+"""Per-image reconstruction metrics on [0, 1] images, batched in torch.
+
+PSNR: data range 1.0, per image, on outputs clamped to [0, 1]; a perfect image is capped at 100 dB.
+SSIM: Wang et al.'s settings, as scikit-image's `structural_similarity(data_range=1.0, gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False)`: an 11x11 gaussian window, averaged over positions where it fits.
+Images smaller than 11 px (digits are 8x8) match scikit-image with `win_size` the largest odd size that fits
+(7 for 8x8): the same 11-tap gaussian over a symmetrically padded image, averaged over the central crop.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+SIGMA = 1.5
+K1, K2 = 0.01, 0.03
+RADIUS = 5  # int(3.5 * 1.5 + 0.5): the 11-tap gaussian of scikit-image (and Wang et al.)
+
+
+def ssim_win_size(height: int, width: int) -> int:
+    """scikit-image's window: 11, or the largest odd size that fits a smaller image."""
+    side = min(height, width, 2 * RADIUS + 1)
+    return side if side % 2 else side - 1
+
+
+def _symmetric_pad(t: torch.Tensor, r: int) -> torch.Tensor:
+    """scipy.ndimage's mode='reflect' (c b a | a b c), which torch's padding modes lack."""
+    for dim in (-2, -1):
+        n = t.shape[dim]
+        idx = torch.arange(-r, n + r, device=t.device)
+        idx = torch.where(idx < 0, -idx - 1, idx)
+        idx = torch.where(idx >= n, 2 * n - 1 - idx, idx)
+        t = t.index_select(dim, idx)
+    return t
+
+
+def _window(channels: int, device: torch.device) -> torch.Tensor:
+    x = torch.arange(-RADIUS, RADIUS + 1, dtype=torch.float64, device=device)
+    g = torch.exp(-0.5 * (x / SIGMA) ** 2)
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(channels, 1, -1, -1).contiguous()
+
+
+def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image mean squared error, shape (N,)."""
+    return (x.double() - y.double()).pow(2).flatten(1).mean(1)
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB for data range 1.0, shape (N,)."""
+    return 10 * torch.log10(1.0 / mse(x.clamp(0, 1), y).clamp_min(1e-10))
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image SSIM (data range 1.0), averaged over channels, shape (N,)."""
+    x, y = x.clamp(0, 1).double(), y.double()
+    c = x.shape[1]
+    w = _window(c, x.device)
+    crop = (ssim_win_size(*x.shape[-2:]) - 1) // 2
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        # scikit-image filters the padded image, then averages only the centre, `crop` pixels in from each side.
+        out = F.conv2d(_symmetric_pad(t, RADIUS), w, groups=c)
+        return out[..., crop : out.shape[-2] - crop, crop : out.shape[-1] - crop]
+
+    ux, uy = blur(x), blur(y)
+    # use_sample_covariance=False: population (co)variances, no n / (n - 1) factor.
+    vx, vy, vxy = blur(x * x) - ux * ux, blur(y * y) - uy * uy, blur(x * y) - ux * uy
+    c1, c2 = K1**2, K2**2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return s.flatten(1).mean(1)
+
+
+def summarise(output: torch.Tensor, clean: torch.Tensor, batch: int = 1024) -> dict[str, float]:
+    """Mean MSE, PSNR and SSIM of `output` against `clean` over a whole split, in batches."""
+    totals = {"mse": 0.0, "psnr": 0.0, "ssim": 0.0}
+    for i in range(0, len(clean), batch):
+        o, c = output[i : i + batch], clean[i : i + batch]
+        totals["mse"] += mse(o.clamp(0, 1), c).sum().item()
+        totals["psnr"] += psnr(o, c).sum().item()
+        totals["ssim"] += ssim(o, c).sum().item()
+    return {k: v / len(clean) for k, v in totals.items()}

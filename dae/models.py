@@ -1,0 +1,176 @@
+"""Encoder, Decoder and the DenoisingAutoencoder that chains them; saving and loading without pickle."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from dae.errors import DaeError
+from dae.io import atomic_path
+
+FORMAT = "dae-model/1"
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
+               "elu": nn.ELU}
+
+
+def _down_sizes(size: int, levels: int) -> list[int]:
+    """Spatial size after each stride-2 convolution (kernel 3, padding 1)."""
+    sizes = [size]
+    for _ in range(levels):
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
+
+
+class Encoder(nn.Module):
+    """Image (C, H, W) -> latent vector. `conv`: stride-2 convolutions then a linear layer; `mlp`: linear layers."""
+
+    def __init__(self, shape: tuple[int, int, int], arch: str, channels: list[int], hidden: list[int], latent: int,
+                 activation: str = "relu", dropout: float = 0.0):
+        super().__init__()
+        act = ACTIVATIONS[activation]
+        c, h, w = shape
+        layers: list[nn.Module] = []
+        if arch == "conv":
+            for out in channels:
+                layers += [nn.Conv2d(c, out, 3, stride=2, padding=1), act()]
+                c = out
+            h, w = _down_sizes(h, len(channels))[-1], _down_sizes(w, len(channels))[-1]
+            layers += [nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * h * w, latent)]
+        else:
+            width = c * h * w
+            layers.append(nn.Flatten())
+            for out in hidden:
+                layers += [nn.Linear(width, out), act(), nn.Dropout(dropout)]
+                width = out
+            layers.append(nn.Linear(width, latent))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """Latent vector -> image logits; `forward` applies the sigmoid that maps them onto the [0, 1] data range."""
+
+    def __init__(self, shape: tuple[int, int, int], arch: str, channels: list[int], hidden: list[int], latent: int,
+                 activation: str = "relu", dropout: float = 0.0):
+        super().__init__()
+        act = ACTIVATIONS[activation]
+        c, h, w = shape
+        layers: list[nn.Module] = []
+        if arch == "conv":
+            hs, ws = _down_sizes(h, len(channels)), _down_sizes(w, len(channels))
+            layers += [nn.Linear(latent, channels[-1] * hs[-1] * ws[-1]), act(), nn.Dropout(dropout),
+                       nn.Unflatten(1, (channels[-1], hs[-1], ws[-1]))]
+            outs = [*reversed(channels[:-1]), c]
+            for i, out in enumerate(outs):
+                level = len(channels) - i
+                # output_padding picks the exact size the encoder came from (odd sizes such as 7 need 0, not 1).
+                pad = (hs[level - 1] - (2 * hs[level] - 1), ws[level - 1] - (2 * ws[level] - 1))
+                layers.append(nn.ConvTranspose2d(channels[level - 1], out, 3, stride=2, padding=1, output_padding=pad))
+                if i < len(outs) - 1:
+                    layers.append(act())
+        else:
+            width = latent
+            for out in reversed(hidden):
+                layers += [nn.Linear(width, out), act(), nn.Dropout(dropout)]
+                width = out
+            layers += [nn.Linear(width, c * h * w), nn.Unflatten(1, (c, h, w))]
+        self.net = nn.Sequential(*layers)
+
+    def logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(z))
+
+
+class DenoisingAutoencoder(nn.Module):
+    """encoder -> latent -> decoder; output has the input's shape and lies in [0, 1]."""
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        self.config = dict(config)
+        shape = tuple(config["shape"])
+        kwargs = {k: config[k] for k in ("arch", "channels", "hidden", "latent", "activation", "dropout")}
+        self.encoder = Encoder(shape, **kwargs)
+        self.decoder = Decoder(shape, **kwargs)
+        self._check_shape(shape)
+
+    def _check_shape(self, shape: tuple[int, ...]) -> None:
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            out = self(torch.zeros(2, *shape))
+        self.train(was_training)
+        if tuple(out.shape[1:]) != shape:
+            raise DaeError(f"model: output shape {tuple(out.shape[1:])} != input shape {shape}; change model.channels")
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder.logits(self.encoder(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+def model_config(model_params: dict[str, Any], shape: tuple[int, int, int]) -> dict[str, Any]:
+    """The JSON-able config that rebuilds a model: the `model:` params plus the image shape."""
+    keys = ("arch", "channels", "hidden", "latent", "activation", "dropout")
+    return {"shape": list(shape), **{k: model_params[k] for k in keys}}
+
+
+def build_model(model_params: dict[str, Any], shape: tuple[int, int, int]) -> DenoisingAutoencoder:
+    if model_params["arch"] == "conv" and min(shape[1:]) < 2 ** len(model_params["channels"]):
+        raise DaeError(f"model: {len(model_params['channels'])} conv levels shrink a {shape[1]}x{shape[2]} image "
+                       f"below 1 pixel; use at most {int(math.log2(min(shape[1:])))} entries in model.channels")
+    return DenoisingAutoencoder(model_config(model_params, shape))
+
+
+def save_model(model: DenoisingAutoencoder, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+    """Weights as safetensors; the config (and `extra`, e.g. the noise setting) as JSON in the file's header."""
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT, "config": json.dumps(model.config, sort_keys=True),
+            "extra": json.dumps(extra or {}, sort_keys=True)}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> DenoisingAutoencoder:
+    """Load a model saved by the pipeline (e.g. `data/models/main.safetensors`), in eval mode.
+
+    Reads only safetensors and JSON: no code from the file is ever executed.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise DaeError(f"{path}: model file not found")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise DaeError(f"{path}: not a readable safetensors model ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise DaeError(f"{path}: not a {FORMAT} file (header format = {meta.get('format')!r})")
+    try:
+        model = DenoisingAutoencoder(json.loads(meta["config"]))
+        model.load_state_dict(tensors, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise DaeError(f"{path}: config does not match the weights ({str(exc).splitlines()[0]})") from None
+    return model.to(device).eval()
+
+
+def model_extra(path: str | Path) -> dict[str, Any]:
+    """The `extra` JSON saved with a model (noise setting, dataset, epochs...)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return json.loads((handle.metadata() or {}).get("extra", "{}"))

@@ -1,0 +1,55 @@
+"""Corruptions on float32 images in [0, 1], drawn from seeded PCG64 generators (same bytes on every machine)."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+
+def gaussian(x: np.ndarray, std: float, rng: np.random.Generator, clip: bool = True) -> np.ndarray:
+    """Additive white gaussian noise, std on the [0, 1] scale; clipped back to [0, 1] unless `clip` is off."""
+    noisy = x + np.float32(std) * rng.standard_normal(x.shape, dtype=np.float32)
+    return np.clip(noisy, 0.0, 1.0, out=noisy) if clip else noisy
+
+
+def salt_pepper(x: np.ndarray, amount: float, rng: np.random.Generator, salt_ratio: float = 0.5) -> np.ndarray:
+    """Set a fraction `amount` of values to 1 (salt) or 0 (pepper), salt with probability `salt_ratio`."""
+    u = rng.random(x.shape, dtype=np.float32)
+    noisy = x.copy()
+    noisy[u < amount] = 0.0
+    noisy[u < amount * salt_ratio] = 1.0
+    return noisy
+
+
+def masking(x: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Masking (dropout) noise: each value is zeroed with probability `rate`."""
+    return np.where(rng.random(x.shape, dtype=np.float32) < rate, np.float32(0.0), x)
+
+
+def rng_for(seed: int, setting: dict, split: str) -> np.random.Generator:
+    """A generator keyed by the seed, the setting's content (not its name) and the split.
+
+    Two names for the same setting (e.g. the main setting and the matching sweep entry) draw the same noise.
+    """
+    tag = f"{setting['type']}:{setting['level']!r}:{split}".encode()
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(tag)])))
+
+
+def corrupt(x: np.ndarray, setting: dict, rng: np.random.Generator, clip: bool = True, salt_ratio: float = 0.5):
+    """Apply one noise setting ({type, level}) to float32 images in [0, 1]."""
+    kind, level = setting["type"], setting["level"]
+    if kind == "gaussian":
+        return gaussian(x, level, rng, clip=clip)
+    if kind == "salt_pepper":
+        return salt_pepper(x, level, rng, salt_ratio=salt_ratio)
+    if kind == "masking":
+        return masking(x, level, rng)
+    raise ValueError(f"unknown noise type {kind!r}")
+
+
+def to_unit(images: np.ndarray) -> np.ndarray:
+    """uint8 images to float32 in [0, 1]."""
+    return images.astype(np.float32) / np.float32(255.0)

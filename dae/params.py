@@ -1,0 +1,250 @@
+"""Every knob of the pipeline, validated and coerced in one place.
+
+`dvc exp run -S` rewrites params.yaml through OmegaConf, so numbers can come back as strings and booleans as
+"true"; every value is coerced here before any stage writes anything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dae.errors import DaeError
+
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+NOISE_TYPES = ("gaussian", "salt_pepper", "masking")
+# The noise param that sets each type's strength, as written in `noise:` (sweep entries call it `level`).
+LEVEL_KEY = {"gaussian": "std", "salt_pepper": "amount", "masking": "rate"}
+ARCHS = ("conv", "mlp")
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh", "elu")
+LOSSES = ("mse", "bce")
+OPTIMIZERS = ("adam", "adamw")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MAIN = "main"
+
+Spec = Callable[[str, Any], Any]
+
+
+class ParamError(DaeError):
+    pass
+
+
+def _fail(key: str, value: Any, allowed: str) -> None:
+    raise ParamError(f"params: {key} = {value!r} is not allowed; expected {allowed}")
+
+
+def _null(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~", ""))
+
+
+def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> Spec:
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"<= {hi:g}")
+    allowed = "a number" + (" " + " and ".join(parts) if parts else "")
+
+    def check(key: str, value: Any) -> float:
+        if isinstance(value, bool):
+            _fail(key, value, allowed)
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            _fail(key, value, allowed)
+        if out != out or (lo is not None and (out < lo or (lo_open and out == lo))) or (hi is not None and out > hi):
+            _fail(key, value, allowed)
+        return out
+
+    return check
+
+
+def integer(lo: int | None = None) -> Spec:
+    allowed = "a whole number" + (f" >= {lo}" if lo is not None else "")
+
+    def check(key: str, value: Any) -> int:
+        if isinstance(value, bool):
+            _fail(key, value, allowed)
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            _fail(key, value, allowed)
+        if as_float != int(as_float) or (lo is not None and as_float < lo):
+            _fail(key, value, allowed)
+        return int(as_float)
+
+    return check
+
+
+def choice(*options: str) -> Spec:
+    allowed = "one of " + ", ".join(options)
+
+    def check(key: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in options:
+            _fail(key, value, allowed)
+        return value
+
+    return check
+
+
+def boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    _fail(key, value, "true or false")
+
+
+def text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        _fail(key, value, "a non-empty string")
+    return value
+
+
+def optional(spec: Spec) -> Spec:
+    def check(key: str, value: Any) -> Any:
+        return None if _null(value) else spec(key, value)
+
+    return check
+
+
+def int_list(key: str, value: Any) -> list[int]:
+    if isinstance(value, str):  # `-S model.channels=[16,32]` can arrive as text
+        value = yaml.safe_load(value)
+    if not isinstance(value, list) or not value:
+        _fail(key, value, "a non-empty list of whole numbers >= 1")
+    return [integer(1)(f"{key}[{i}]", v) for i, v in enumerate(value)]
+
+
+SCHEMA: dict[str, dict[str, Spec]] = {
+    "data": {
+        "name": choice(*DATASETS),
+        "mirror": optional(text),
+        "subset": optional(integer(1)),
+        "val_fraction": number(0, 0.9, lo_open=True),
+        "test_fraction": number(0, 0.9, lo_open=True),
+        "seed": integer(0),
+    },
+    "noise": {
+        "type": choice(*NOISE_TYPES),
+        "std": number(0),
+        "clip": boolean,
+        "amount": number(0, 1),
+        "salt_ratio": number(0, 1),
+        "rate": number(0, 1),
+        "seed": integer(0),
+    },
+    "model": {
+        "arch": choice(*ARCHS),
+        "channels": int_list,
+        "hidden": int_list,
+        "latent": integer(1),
+        "activation": choice(*ACTIVATIONS),
+        "dropout": number(0, 0.9),
+    },
+    "train": {
+        "epochs": integer(1),
+        "batch_size": integer(1),
+        "lr": number(0, lo_open=True),
+        "weight_decay": number(0),
+        "optimizer": choice(*OPTIMIZERS),
+        "loss": choice(*LOSSES),
+        "device": choice(*DEVICES),
+        "seed": integer(0),
+        "deterministic": boolean,
+        "amp": boolean,
+    },
+    "eval": {
+        "grid_images": integer(1),
+    },
+}
+SETTING_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _closest(key: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
+    return f"; did you mean {match[0]}?" if match else f"; known keys: {', '.join(options)}"
+
+
+def _section(name: str, raw: Any, spec: dict[str, Spec]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ParamError(f"params: {name} must be a mapping of {', '.join(spec)}, got {raw!r}")
+    for key in raw:
+        if key not in spec:
+            raise ParamError(f"params: unknown key {name}.{key}{_closest(str(key), list(spec))}")
+    out = {}
+    for key, check in spec.items():
+        if key not in raw:
+            raise ParamError(f"params: missing key {name}.{key}")
+        out[key] = check(f"{name}.{key}", raw[key])
+    return out
+
+
+def validate_setting(name: str, noise_type: Any, level: Any) -> dict[str, Any]:
+    """One noise setting as the corrupt stage uses it: {name, type, level}."""
+    if not isinstance(name, str) or not SETTING_NAME.match(name):
+        raise ParamError(f"params: sweep key {name!r} is not allowed; use letters, digits, '_', '-' and '.'")
+    noise_type = choice(*NOISE_TYPES)(f"{name}.type", noise_type)
+    bounds = number(0) if noise_type == "gaussian" else number(0, 1)
+    return {"name": name, "type": noise_type, "level": bounds(f"{name}.level", level)}
+
+
+def _sweep(raw: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, dict) or not raw:
+        raise ParamError(f"params: sweep must be a non-empty mapping of name -> {{type, level}}, got {raw!r}")
+    out = {}
+    for name, entry in raw.items():
+        if name == MAIN:
+            raise ParamError(f"params: sweep key {MAIN!r} is reserved for the main setting in noise:")
+        if not isinstance(entry, dict) or set(entry) != {"type", "level"}:
+            raise ParamError(f"params: sweep.{name} = {entry!r} is not allowed; expected {{type: ..., level: ...}}")
+        out[name] = validate_setting(name, entry["type"], entry["level"])
+    return out
+
+
+def validate(raw: Any) -> dict[str, Any]:
+    """Check and coerce a whole params mapping; raises ParamError with one line naming the bad key."""
+    if not isinstance(raw, dict):
+        raise ParamError("params: params.yaml must hold a mapping of sections")
+    known = [*SCHEMA, "sweep"]
+    for key in raw:
+        if key not in known:
+            raise ParamError(f"params: unknown section {key}{_closest(str(key), known)}")
+    out: dict[str, Any] = {}
+    for name, spec in SCHEMA.items():
+        if name not in raw:
+            raise ParamError(f"params: missing section {name}")
+        out[name] = _section(name, raw[name], spec)
+    if "sweep" not in raw:
+        raise ParamError("params: missing section sweep")
+    out["sweep"] = _sweep(raw["sweep"])
+    return out
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ParamError(f"params: {path} not found; run from the repository root") from None
+    except yaml.YAMLError as exc:
+        raise ParamError(f"params: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return validate(raw)
+
+
+def main_setting(params: dict[str, Any]) -> dict[str, Any]:
+    noise = params["noise"]
+    return validate_setting(MAIN, noise["type"], noise[LEVEL_KEY[noise["type"]]])
+
+
+def setting(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """The noise setting called `name`: "main" (from `noise:`) or a key of `sweep:`."""
+    if name == MAIN:
+        return main_setting(params)
+    if name not in params["sweep"]:
+        raise ParamError(f"params: no noise setting {name!r}; known: {MAIN}, {', '.join(params['sweep'])}")
+    return params["sweep"][name]

@@ -1,0 +1,132 @@
+"""Device choice, seeding and the training loop (batches sliced from in-memory tensors, one sync per epoch)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from dae.errors import DaeError
+from dae.models import DenoisingAutoencoder
+
+log = logging.getLogger(__name__)
+EpochHook = Callable[[int, float, float, DenoisingAutoencoder], None]
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """`auto`: CUDA, then Apple MPS, then CPU. An explicit device that is not there is an error."""
+    has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
+    if name == "auto":
+        name = next(d for d in ("cuda", "mps", "cpu") if has[d])
+    elif not has[name]:
+        raise DaeError(f"params: train.device = {name!r} but this machine has no {name}; use auto or cpu")
+    device = torch.device(name)
+    label = torch.cuda.get_device_name(device) if name == "cuda" else name
+    log.info("training on %s", label)
+    return device
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and torch; with `deterministic`, refuse nondeterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        # cuBLAS needs a fixed workspace to be deterministic; it must be set before CUDA starts.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic)
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+
+
+def loss_fn(name: str) -> Callable[[DenoisingAutoencoder, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """`mse` on the sigmoid output; `bce` on the logits (numerically safe, autocast-safe)."""
+    if name == "bce":
+        return lambda model, x, y: F.binary_cross_entropy_with_logits(model.logits(x).float(), y)
+    return lambda model, x, y: F.mse_loss(model(x).float(), y)
+
+
+def make_optimizer(model: torch.nn.Module, train: dict[str, Any]) -> torch.optim.Optimizer:
+    cls = torch.optim.AdamW if train["optimizer"] == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
+
+
+def _autocast(device: torch.device, enabled: bool):
+    # bf16 where the GPU has it (no loss scaling needed), fp16 otherwise; the CPU trains in fp32.
+    if device.type != "cuda" or not enabled:
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+@torch.inference_mode()
+def evaluate_loss(model: DenoisingAutoencoder, noisy: torch.Tensor, clean: torch.Tensor, loss: Callable,
+                  batch_size: int, device: torch.device, amp: bool = False) -> float:
+    model.eval()
+    total = torch.zeros((), device=device, dtype=torch.float64)
+    for i in range(0, len(noisy), batch_size):
+        x, y = noisy[i : i + batch_size].to(device), clean[i : i + batch_size].to(device)
+        with _autocast(device, amp):
+            total += loss(model, x, y).double() * len(x)
+    return total.item() / len(noisy)
+
+
+@torch.inference_mode()
+def denoise(model: DenoisingAutoencoder, noisy: torch.Tensor, batch_size: int = 1024,
+            device: torch.device | str = "cpu") -> torch.Tensor:
+    """Run a model over a whole tensor of noisy images; returns float32 outputs on the CPU."""
+    model.eval()
+    outs = [model(noisy[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(noisy), batch_size)]
+    return torch.cat(outs) if outs else torch.empty_like(noisy)
+
+
+def fit(model: DenoisingAutoencoder, train_pairs: tuple[torch.Tensor, torch.Tensor],
+        val_pairs: tuple[torch.Tensor, torch.Tensor], train: dict[str, Any], device: torch.device,
+        on_epoch: EpochHook | None = None) -> tuple[DenoisingAutoencoder, list[dict[str, float]]]:
+    """Train on (noisy, clean) float tensors in [0, 1]; return the model with the best val loss, and the history."""
+    model.to(device)
+    # Tensors move to the device once; each batch is then a slice, not a per-sample Python loop.
+    (x_train, y_train), (x_val, y_val) = [(x.to(device), y.to(device)) for x, y in (train_pairs, val_pairs)]
+    optimizer = make_optimizer(model, train)
+    loss = loss_fn(train["loss"])
+    amp = train["amp"] and device.type == "cuda"
+    order = torch.Generator().manual_seed(train["seed"])
+    n, bs = len(x_train), train["batch_size"]
+    steps = (n + bs - 1) // bs
+    best, best_val, history = None, float("inf"), []
+    bar = tqdm(total=train["epochs"] * steps, desc="train", unit="batch", mininterval=1.0, dynamic_ncols=True)
+    for epoch in range(train["epochs"]):
+        model.train()
+        perm = torch.randperm(n, generator=order).to(device)
+        total = torch.zeros((), device=device, dtype=torch.float64)
+        for i in range(0, n, bs):
+            idx = perm[i : i + bs]
+            x, y = x_train[idx], y_train[idx]
+            with _autocast(device, amp):
+                batch_loss = loss(model, x, y)
+            optimizer.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            optimizer.step()
+            total += batch_loss.detach().double() * len(idx)
+            bar.update()
+        train_loss = total.item() / n
+        if not np.isfinite(train_loss):
+            raise DaeError(f"training diverged at epoch {epoch + 1} (loss {train_loss}); lower train.lr")
+        val_loss = evaluate_loss(model, x_val, y_val, loss, 4 * bs, device, amp)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
+        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+        if val_loss < best_val:
+            best_val, best = val_loss, copy.deepcopy(model.state_dict())
+        if on_epoch:
+            on_epoch(epoch + 1, train_loss, val_loss, model)
+    bar.close()
+    model.load_state_dict(best)
+    return model.eval(), history

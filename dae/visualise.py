@@ -1,0 +1,91 @@
+"""Pictures: noisy | clean | denoised grids (PIL, byte-stable) and the summary plots (matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dae.io import atomic_path
+
+
+def comparison_grid(rows: list[np.ndarray], min_side: int = 48, gap: int = 2) -> np.ndarray:
+    """Stack rows of images (each (N, C, H, W) in [0, 1]) into one uint8 picture, upscaled to `min_side` px."""
+    n, c, h, w = rows[0].shape
+    scale = max(1, -(-min_side // max(h, w)))
+    cell_h, cell_w = h * scale + gap, w * scale + gap
+    grid = np.full((len(rows) * cell_h + gap, n * cell_w + gap, c), 255, dtype=np.uint8)
+    for r, row in enumerate(rows):
+        pixels = np.rint(np.clip(row, 0, 1) * 255).astype(np.uint8).transpose(0, 2, 3, 1)
+        pixels = pixels.repeat(scale, axis=1).repeat(scale, axis=2)
+        for i in range(n):
+            top, left = gap + r * cell_h, gap + i * cell_w
+            grid[top : top + h * scale, left : left + w * scale] = pixels[i]
+    return grid[..., 0] if c == 1 else grid
+
+
+def save_png(path: str | Path, image: np.ndarray) -> None:
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")
+
+
+def _save_figure(fig, path: str | Path) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        # No "Software" stamp: the bytes then depend only on the picture.
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def _figure(width: float = 6.4, height: float = 4.2, ncols: int = 1):
+    """A figure and its list of `ncols` axes, drawn off-screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def plot_losses(histories: dict[str, list[dict[str, float]]], path: str | Path) -> None:
+    """Train (dashed) and val (solid) loss per epoch, one colour per model."""
+    fig, (ax,) = _figure()
+    for i, (name, rows) in enumerate(histories.items()):
+        epochs = [r["step"] + 1 for r in rows]
+        ax.plot(epochs, [r["train"] for r in rows], "--", color=f"C{i % 10}", alpha=0.7)
+        ax.plot(epochs, [r["val"] for r in rows], "-", color=f"C{i % 10}", label=name)
+    ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="Loss per epoch (solid: val, dashed: train)")
+    ax.legend(fontsize=7, ncol=2)
+    _save_figure(fig, path)
+
+
+def plot_psnr_vs_noise(rows: list[dict], path: str | Path) -> None:
+    """PSNR of model output and of noisy input against noise level, one panel per noise type."""
+    types = sorted({r["type"] for r in rows})
+    fig, axes = _figure(4.0 * len(types), 3.6, ncols=len(types))
+    for ax, kind in zip(axes, types):
+        pts = sorted((r for r in rows if r["type"] == kind), key=lambda r: r["level"])
+        levels = [r["level"] for r in pts]
+        ax.plot(levels, [r["psnr"] for r in pts], "o-", label="autoencoder")
+        ax.plot(levels, [r["noisy_psnr"] for r in pts], "s--", color="grey", label="noisy input")
+        ax.set(title=kind, xlabel="noise level", ylabel="PSNR (dB)")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    _save_figure(fig, path)
+
+
+def plot_heatmap(matrix: np.ndarray, rows: list[str], cols: list[str], path: str | Path, title: str) -> None:
+    fig, (ax,) = _figure(1.2 + 0.9 * len(cols), 1.0 + 0.6 * len(rows))
+    im = ax.imshow(matrix, cmap="viridis")
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set(xlabel="tested on", ylabel="trained on", title=title)
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            ax.text(j, i, f"{matrix[i, j]:.1f}", ha="center", va="center", color="w", fontsize=8)
+    fig.colorbar(im, ax=ax, label="PSNR (dB)")
+    _save_figure(fig, path)

@@ -1,0 +1,39 @@
+"""Stage `corrupt`: noisy/clean pairs for one noise setting, every split, seeded by the setting's content."""
+
+import argparse
+import logging
+
+from dae.io import load_arrays, save_arrays
+from dae.noise import SPLITS, corrupt, rng_for, to_unit
+from dae.params import MAIN, load_params, setting, validate_setting
+from pipeline._stage import run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("clean", help="output of the download stage")
+    parser.add_argument("out", help="safetensors file of {split}_noisy (float32) and {split}_clean (uint8)")
+    parser.add_argument("--name", default=MAIN, help="setting name: main (params.yaml noise:) or a sweep key")
+    parser.add_argument("--type", help="noise type of a sweep setting (dvc.yaml passes it)")
+    parser.add_argument("--level", help="std, amount or rate of a sweep setting (dvc.yaml passes it)")
+    args = parser.parse_args()
+    params = load_params()
+    noise = params["noise"]
+    if args.type is None:
+        chosen = setting(params, args.name)
+    else:
+        chosen = validate_setting(args.name, args.type, args.level)
+    arrays, meta = load_arrays(args.clean)
+    pairs = {}
+    for split in SPLITS:
+        clean = arrays[f"{split}_x"]
+        rng = rng_for(noise["seed"], chosen, split)
+        pairs[f"{split}_noisy"] = corrupt(to_unit(clean), chosen, rng, clip=noise["clip"], salt_ratio=noise["salt_ratio"])
+        pairs[f"{split}_clean"] = clean
+    recipe = {**chosen, "clip": noise["clip"], "salt_ratio": noise["salt_ratio"], "seed": noise["seed"]}
+    save_arrays(args.out, pairs, {"setting": recipe, "dataset": meta["dataset"]})
+    logging.info("%s: %s %s=%g -> %s", args.name, chosen["type"], "level", chosen["level"], args.out)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,42 @@
+"""Stage `evaluate`: test-set MSE, PSNR and SSIM of one model, next to the same metrics of its noisy input."""
+
+import argparse
+import logging
+
+import torch
+
+from dae.io import load_arrays, write_json
+from dae.metrics import summarise
+from dae.models import load_model
+from dae.noise import to_unit
+from dae.params import load_params
+from dae.training import denoise
+from dae.visualise import comparison_grid, save_png
+from pipeline._stage import run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model", help="output of a train stage")
+    parser.add_argument("pairs", help="the corrupt stage output whose test pairs to score")
+    parser.add_argument("metrics", help="JSON file to write")
+    parser.add_argument("grid", help="PNG of noisy | denoised | clean test images")
+    args = parser.parse_args()
+    params = load_params()
+    arrays, meta = load_arrays(args.pairs)
+    noisy, clean = torch.from_numpy(arrays["test_noisy"]), torch.from_numpy(to_unit(arrays["test_clean"]))
+    denoised = denoise(load_model(args.model), noisy)
+    model_scores, noisy_scores = summarise(denoised, clean), summarise(noisy, clean)
+    metrics = {**model_scores, **{f"noisy_{k}": v for k, v in noisy_scores.items()}}
+    metrics["psnr_gain"] = metrics["psnr"] - metrics["noisy_psnr"]
+    metrics["level"] = meta["setting"]["level"]
+    metrics["n_images"] = len(clean)
+    write_json(args.metrics, {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()})
+    n = params["eval"]["grid_images"]
+    save_png(args.grid, comparison_grid([noisy[:n].numpy(), denoised[:n].numpy(), clean[:n].numpy()]))
+    logging.info("PSNR %.2f dB (noisy %.2f dB), SSIM %.3f (noisy %.3f) -> %s", metrics["psnr"],
+                 metrics["noisy_psnr"], metrics["ssim"], metrics["noisy_ssim"], args.metrics)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -45,11 +45,15 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any] | None = None) -> None:
-    """Save arrays as safetensors (byte-identical for equal arrays); metadata values are stored as JSON."""
-    meta = {key: json.dumps(value, sort_keys=True) for key, value in (metadata or {}).items()}
-    with atomic_path(path) as tmp:
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata=meta)
+META_KEY = "dae"
+
+
+def pack_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
+    """safetensors' header metadata as ONE key holding sorted JSON.
+
+    safetensors writes its metadata map in random key order, so several keys would make equal files differ.
+    """
+    return {META_KEY: json.dumps(metadata or {}, sort_keys=True)}
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -58,9 +62,15 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="numpy") as handle:
             meta = handle.metadata() or {}
-    except (SafetensorError, OSError) as exc:
+        return json.loads(meta.get(META_KEY, "{}"))
+    except (SafetensorError, OSError, ValueError) as exc:
         raise DaeError(f"{path}: not a readable safetensors file ({exc})") from None
-    return {key: json.loads(value) for key, value in meta.items()}
+
+
+def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any] | None = None) -> None:
+    """Save arrays as safetensors, byte-identical for equal arrays and metadata."""
+    with atomic_path(path) as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata=pack_metadata(metadata))
 
 
 def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,17 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from dae.errors import DaeError
-from dae.io import atomic_path
+from dae.io import atomic_path, pack_metadata, read_metadata
 
 FORMAT = "dae-model/1"
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
-               "elu": nn.ELU}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+}
 
 
 def _down_sizes(size: int, levels: int) -> list[int]:
@@ -31,8 +36,16 @@ def _down_sizes(size: int, levels: int) -> list[int]:
 class Encoder(nn.Module):
     """Image (C, H, W) -> latent vector. `conv`: stride-2 convolutions then a linear layer; `mlp`: linear layers."""
 
-    def __init__(self, shape: tuple[int, int, int], arch: str, channels: list[int], hidden: list[int], latent: int,
-                 activation: str = "relu", dropout: float = 0.0):
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        arch: str,
+        channels: list[int],
+        hidden: list[int],
+        latent: int,
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ):
         super().__init__()
         act = ACTIVATIONS[activation]
         c, h, w = shape
@@ -59,16 +72,28 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Latent vector -> image logits; `forward` applies the sigmoid that maps them onto the [0, 1] data range."""
 
-    def __init__(self, shape: tuple[int, int, int], arch: str, channels: list[int], hidden: list[int], latent: int,
-                 activation: str = "relu", dropout: float = 0.0):
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        arch: str,
+        channels: list[int],
+        hidden: list[int],
+        latent: int,
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ):
         super().__init__()
         act = ACTIVATIONS[activation]
         c, h, w = shape
         layers: list[nn.Module] = []
         if arch == "conv":
             hs, ws = _down_sizes(h, len(channels)), _down_sizes(w, len(channels))
-            layers += [nn.Linear(latent, channels[-1] * hs[-1] * ws[-1]), act(), nn.Dropout(dropout),
-                       nn.Unflatten(1, (channels[-1], hs[-1], ws[-1]))]
+            layers += [
+                nn.Linear(latent, channels[-1] * hs[-1] * ws[-1]),
+                act(),
+                nn.Dropout(dropout),
+                nn.Unflatten(1, (channels[-1], hs[-1], ws[-1])),
+            ]
             outs = [*reversed(channels[:-1]), c]
             for i, out in enumerate(outs):
                 level = len(channels) - i
@@ -128,16 +153,17 @@ def model_config(model_params: dict[str, Any], shape: tuple[int, int, int]) -> d
 
 def build_model(model_params: dict[str, Any], shape: tuple[int, int, int]) -> DenoisingAutoencoder:
     if model_params["arch"] == "conv" and min(shape[1:]) < 2 ** len(model_params["channels"]):
-        raise DaeError(f"model: {len(model_params['channels'])} conv levels shrink a {shape[1]}x{shape[2]} image "
-                       f"below 1 pixel; use at most {int(math.log2(min(shape[1:])))} entries in model.channels")
+        raise DaeError(
+            f"model: {len(model_params['channels'])} conv levels shrink a {shape[1]}x{shape[2]} image "
+            f"below 1 pixel; use at most {int(math.log2(min(shape[1:])))} entries in model.channels"
+        )
     return DenoisingAutoencoder(model_config(model_params, shape))
 
 
 def save_model(model: DenoisingAutoencoder, path: str | Path, extra: dict[str, Any] | None = None) -> None:
     """Weights as safetensors; the config (and `extra`, e.g. the noise setting) as JSON in the file's header."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "config": json.dumps(model.config, sort_keys=True),
-            "extra": json.dumps(extra or {}, sort_keys=True)}
+    meta = pack_metadata({"format": FORMAT, "config": model.config, "extra": extra or {}})
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
 
@@ -147,21 +173,18 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Denoisin
 
     Reads only safetensors and JSON: no code from the file is ever executed.
     """
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
         raise DaeError(f"{path}: model file not found")
+    meta = read_metadata(path)
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
         tensors = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise DaeError(f"{path}: not a readable safetensors model ({exc})") from None
     if meta.get("format") != FORMAT:
         raise DaeError(f"{path}: not a {FORMAT} file (header format = {meta.get('format')!r})")
     try:
-        model = DenoisingAutoencoder(json.loads(meta["config"]))
+        model = DenoisingAutoencoder(meta["config"])
         model.load_state_dict(tensors, strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise DaeError(f"{path}: config does not match the weights ({str(exc).splitlines()[0]})") from None
@@ -170,7 +193,4 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Denoisin
 
 def model_extra(path: str | Path) -> dict[str, Any]:
     """The `extra` JSON saved with a model (noise setting, dataset, epochs...)."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        return json.loads((handle.metadata() or {}).get("extra", "{}"))
+    return read_metadata(path).get("extra", {})

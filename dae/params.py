@@ -166,9 +166,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
 SETTING_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def _closest(key: str, options: list[str]) -> str:
+def _closest(key: str, options: list[str], prefix: str = "") -> str:
     match = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
-    return f"; did you mean {match[0]}?" if match else f"; known keys: {', '.join(options)}"
+    return f"; did you mean {prefix}{match[0]}?" if match else f"; known keys: {', '.join(options)}"
 
 
 def _section(name: str, raw: Any, spec: dict[str, Spec]) -> dict[str, Any]:
@@ -176,7 +176,7 @@ def _section(name: str, raw: Any, spec: dict[str, Spec]) -> dict[str, Any]:
         raise ParamError(f"params: {name} must be a mapping of {', '.join(spec)}, got {raw!r}")
     for key in raw:
         if key not in spec:
-            raise ParamError(f"params: unknown key {name}.{key}{_closest(str(key), list(spec))}")
+            raise ParamError(f"params: unknown key {name}.{key}{_closest(str(key), list(spec), f'{name}.')}")
     out = {}
     for key, check in spec.items():
         if key not in raw:

@@ -68,8 +68,15 @@ def _autocast(device: torch.device, enabled: bool):
 
 
 @torch.inference_mode()
-def evaluate_loss(model: DenoisingAutoencoder, noisy: torch.Tensor, clean: torch.Tensor, loss: Callable,
-                  batch_size: int, device: torch.device, amp: bool = False) -> float:
+def evaluate_loss(
+    model: DenoisingAutoencoder,
+    noisy: torch.Tensor,
+    clean: torch.Tensor,
+    loss: Callable,
+    batch_size: int,
+    device: torch.device,
+    amp: bool = False,
+) -> float:
     model.eval()
     total = torch.zeros((), device=device, dtype=torch.float64)
     for i in range(0, len(noisy), batch_size):
@@ -80,17 +87,23 @@ def evaluate_loss(model: DenoisingAutoencoder, noisy: torch.Tensor, clean: torch
 
 
 @torch.inference_mode()
-def denoise(model: DenoisingAutoencoder, noisy: torch.Tensor, batch_size: int = 1024,
-            device: torch.device | str = "cpu") -> torch.Tensor:
+def denoise(
+    model: DenoisingAutoencoder, noisy: torch.Tensor, batch_size: int = 1024, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Run a model over a whole tensor of noisy images; returns float32 outputs on the CPU."""
     model.eval()
     outs = [model(noisy[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(noisy), batch_size)]
     return torch.cat(outs) if outs else torch.empty_like(noisy)
 
 
-def fit(model: DenoisingAutoencoder, train_pairs: tuple[torch.Tensor, torch.Tensor],
-        val_pairs: tuple[torch.Tensor, torch.Tensor], train: dict[str, Any], device: torch.device,
-        on_epoch: EpochHook | None = None) -> tuple[DenoisingAutoencoder, list[dict[str, float]]]:
+def fit(
+    model: DenoisingAutoencoder,
+    train_pairs: tuple[torch.Tensor, torch.Tensor],
+    val_pairs: tuple[torch.Tensor, torch.Tensor],
+    train: dict[str, Any],
+    device: torch.device,
+    on_epoch: EpochHook | None = None,
+) -> tuple[DenoisingAutoencoder, list[dict[str, float]]]:
     """Train on (noisy, clean) float tensors in [0, 1]; return the model with the best val loss, and the history."""
     model.to(device)
     # Tensors move to the device once; each batch is then a slice, not a per-sample Python loop.
@@ -102,7 +115,9 @@ def fit(model: DenoisingAutoencoder, train_pairs: tuple[torch.Tensor, torch.Tens
     n, bs = len(x_train), train["batch_size"]
     steps = (n + bs - 1) // bs
     best, best_val, history = None, float("inf"), []
-    bar = tqdm(total=train["epochs"] * steps, desc="train", unit="batch", mininterval=1.0, dynamic_ncols=True)
+    bar = tqdm(
+        total=train["epochs"] * steps, desc="train", unit="batch", mininterval=1.0, dynamic_ncols=True, disable=None
+    )  # a bar on terminals, silence in logs
     for epoch in range(train["epochs"]):
         model.train()
         perm = torch.randperm(n, generator=order).to(device)

@@ -67,7 +67,7 @@ def plot_psnr_vs_noise(rows: list[dict], path: str | Path) -> None:
     """PSNR of model output and of noisy input against noise level, one panel per noise type."""
     types = sorted({r["type"] for r in rows})
     fig, axes = _figure(4.0 * len(types), 3.6, ncols=len(types))
-    for ax, kind in zip(axes, types):
+    for ax, kind in zip(axes, types, strict=True):
         pts = sorted((r for r in rows if r["type"] == kind), key=lambda r: r["level"])
         levels = [r["level"] for r in pts]
         ax.plot(levels, [r["psnr"] for r in pts], "o-", label="autoencoder")

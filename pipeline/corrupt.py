@@ -19,16 +19,15 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     noise = params["noise"]
-    if args.type is None:
-        chosen = setting(params, args.name)
-    else:
-        chosen = validate_setting(args.name, args.type, args.level)
+    # Sweep stages pass their setting on the command line, so that DVC sees an edited sweep entry.
+    chosen = setting(params, args.name) if args.type is None else validate_setting(args.name, args.type, args.level)
     arrays, meta = load_arrays(args.clean)
     pairs = {}
     for split in SPLITS:
         clean = arrays[f"{split}_x"]
         rng = rng_for(noise["seed"], chosen, split)
-        pairs[f"{split}_noisy"] = corrupt(to_unit(clean), chosen, rng, clip=noise["clip"], salt_ratio=noise["salt_ratio"])
+        noisy = corrupt(to_unit(clean), chosen, rng, clip=noise["clip"], salt_ratio=noise["salt_ratio"])
+        pairs[f"{split}_noisy"] = noisy
         pairs[f"{split}_clean"] = clean
     recipe = {**chosen, "clip": noise["clip"], "salt_ratio": noise["salt_ratio"], "seed": noise["seed"]}
     save_arrays(args.out, pairs, {"setting": recipe, "dataset": meta["dataset"]})

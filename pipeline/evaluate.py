@@ -34,8 +34,14 @@ def main() -> None:
     write_json(args.metrics, {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()})
     n = params["eval"]["grid_images"]
     save_png(args.grid, comparison_grid([noisy[:n].numpy(), denoised[:n].numpy(), clean[:n].numpy()]))
-    logging.info("PSNR %.2f dB (noisy %.2f dB), SSIM %.3f (noisy %.3f) -> %s", metrics["psnr"],
-                 metrics["noisy_psnr"], metrics["ssim"], metrics["noisy_ssim"], args.metrics)
+    logging.info(
+        "PSNR %.2f dB (noisy %.2f dB), SSIM %.3f (noisy %.3f) -> %s",
+        metrics["psnr"],
+        metrics["noisy_psnr"],
+        metrics["ssim"],
+        metrics["noisy_ssim"],
+        args.metrics,
+    )
 
 
 if __name__ == "__main__":

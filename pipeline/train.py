@@ -48,8 +48,13 @@ def main() -> None:
         best = min(history, key=lambda h: h["val_loss"])
         live.summary["best_epoch"] = best["epoch"]
         live.summary["best_val_loss"] = best["val_loss"]
-    extra = {"setting": meta["setting"], "dataset": meta["dataset"], "best_epoch": best["epoch"],
-             "best_val_loss": best["val_loss"], "epochs": train["epochs"]}
+    extra = {
+        "setting": meta["setting"],
+        "dataset": meta["dataset"],
+        "best_epoch": best["epoch"],
+        "best_val_loss": best["val_loss"],
+        "epochs": train["epochs"],
+    }
     save_model(model, args.model, extra)
     logging.info("best val loss %.5f at epoch %d -> %s", best["val_loss"], best["epoch"], args.model)
 

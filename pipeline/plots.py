@@ -1,0 +1,55 @@
+"""Stage `plots`: loss curves, PSNR against noise level per noise type, as PNG and as CSV for `dvc plots`."""
+
+import argparse
+import csv
+import io
+import json
+import logging
+from pathlib import Path
+
+from dae.io import write_text
+from dae.params import NOISE_TYPES, load_params
+from dae.visualise import plot_losses, plot_psnr_vs_noise
+from pipeline._stage import run
+
+COLUMNS = ("level", "psnr", "noisy_psnr", "ssim", "noisy_ssim")
+
+
+def read_losses(live_dir: Path) -> list[dict]:
+    """One row per epoch from a DVCLive folder's train/loss.tsv and val/loss.tsv."""
+
+    def column(split: str) -> list[float]:
+        rows = (live_dir / "plots" / "metrics" / split / "loss.tsv").read_text().splitlines()[1:]
+        return [float(row.split("\t")[1]) for row in rows]
+
+    pairs = zip(column("train"), column("val"), strict=True)
+    return [{"step": step, "train": t, "val": v} for step, (t, v) in enumerate(pairs)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("metrics", help="folder of per-setting evaluate JSON files (the sweep)")
+    parser.add_argument("live", help="DVCLive folders: <live>/main and <live>/sweep/<setting>")
+    parser.add_argument("out", help="folder for psnr_vs_noise/<type>.csv and the PNGs")
+    args = parser.parse_args()
+    sweep = load_params()["sweep"]
+    rows = []
+    for name, chosen in sweep.items():
+        scores = json.loads((Path(args.metrics) / f"{name}.json").read_text())
+        rows.append({"name": name, "type": chosen["type"], **{k: scores[k] for k in COLUMNS}})
+    out = Path(args.out)
+    for kind in NOISE_TYPES:  # a file per type, even an empty one, so dvc.yaml can name them all
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(sorted((r for r in rows if r["type"] == kind), key=lambda r: r["level"]))
+        write_text(out / "psnr_vs_noise" / f"{kind}.csv", text.getvalue())
+    plot_psnr_vs_noise(rows, out / "psnr_vs_noise.png")
+    live = Path(args.live)
+    histories = {"main": read_losses(live / "main")} | {name: read_losses(live / "sweep" / name) for name in sweep}
+    plot_losses(histories, out / "loss_curves.png")
+    logging.info("plots -> %s", out)
+
+
+if __name__ == "__main__":
+    run(main)

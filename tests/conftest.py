@@ -1,0 +1,74 @@
+"""Shared fixtures: a throwaway copy of the project in a fresh git + DVC repo, driven through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MIRROR = ROOT.parent / "shared" / "datasets"
+# What a stage needs: the code and the pipeline definition, not the committed results.
+CODE = {"dae", "pipeline", ".dvc", "dvc.yaml", "params.yaml", "pyproject.toml", ".dvcignore", ".gitignore"}
+
+# Small enough that a whole `dvc repro` takes seconds, big enough that training still learns something.
+TINY = {
+    "data": {"subset": 500},
+    "train": {"epochs": 12, "batch_size": 32},
+    "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}, "masking-0.5": {"type": "masking", "level": 0.5}},
+}
+
+
+def tracked_files() -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in out.splitlines() if (ROOT / line).is_file()]
+
+
+def copy_files(files: list[str], dest: Path) -> None:
+    for name in files:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+
+
+def sh(*args: str, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "DVC_NO_ANALYTICS": "1", **(env or {})}
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=full_env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def git_repo(path: Path) -> None:
+    sh("git", "init", "-q", "-b", "main", cwd=path)
+    sh("git", "config", "user.email", "tests@example.invalid", cwd=path)
+    sh("git", "config", "user.name", "tests", cwd=path)
+
+
+def merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge(base[key], value) if isinstance(value, dict) and key != "sweep" else value
+    return out
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Path:
+    """The project's code with a tiny params.yaml, committed in a fresh git repo with DVC set up."""
+    files = [f for f in tracked_files() if f.split("/")[0] in CODE]
+    copy_files(files, tmp_path)
+    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git_repo(tmp_path)
+    sh("git", "add", "-A", cwd=tmp_path)
+    sh("git", "commit", "-qm", "tiny project", cwd=tmp_path)
+    return tmp_path

@@ -1,0 +1,83 @@
+import json
+import struct
+
+import pytest
+import torch
+
+from dae import load_model
+from dae.errors import DaeError
+from dae.models import Decoder, DenoisingAutoencoder, Encoder, build_model, model_extra, save_model
+
+PARAMS = {"arch": "conv", "channels": [8, 16], "hidden": [32], "latent": 8, "activation": "relu", "dropout": 0.1}
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
+@pytest.mark.parametrize("arch", ["conv", "mlp"])
+def test_output_shape_and_range_for_each_dataset_shape(shape, arch):
+    model = build_model({**PARAMS, "arch": arch}, shape).eval()
+    assert isinstance(model.encoder, Encoder) and isinstance(model.decoder, Decoder)
+    x = torch.rand(4, *shape)
+    z = model.encoder(x)
+    assert z.shape == (4, PARAMS["latent"])
+    out = model(x)
+    assert out.shape == x.shape
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_three_conv_levels_on_odd_sizes():
+    # 28 -> 14 -> 7 -> 4 and back up must land on 28 again, not 32.
+    model = build_model({**PARAMS, "channels": [4, 8, 8]}, (1, 28, 28))
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 1, 28, 28)
+
+
+def test_too_many_levels_for_the_image_is_a_clear_error():
+    with pytest.raises(DaeError, match="use at most 3 entries in model.channels"):
+        build_model({**PARAMS, "channels": [4, 4, 4, 4]}, (1, 8, 8))
+
+
+def test_save_load_roundtrip(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(PARAMS, (1, 28, 28)).eval()
+    path = tmp_path / "m.safetensors"
+    save_model(model, path, {"setting": {"type": "gaussian", "level": 0.3}})
+    loaded = load_model(path)
+    assert isinstance(loaded, DenoisingAutoencoder) and not loaded.training
+    x = torch.rand(3, 1, 28, 28)
+    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+    assert model_extra(path)["setting"]["level"] == 0.3
+
+
+def test_saving_twice_gives_identical_bytes(tmp_path):
+    model = build_model(PARAMS, (1, 8, 8))
+    save_model(model, tmp_path / "a.safetensors", {"x": 1, "y": 2})
+    save_model(model, tmp_path / "b.safetensors", {"x": 1, "y": 2})
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_model(build_model(PARAMS, (1, 8, 8)), path)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DaeError, match="not a readable safetensors"):
+        load_model(path)
+
+
+def test_config_that_does_not_match_the_weights_is_refused(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_model(build_model(PARAMS, (1, 8, 8)), path)
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    meta = json.loads(header["__metadata__"]["dae"])
+    meta["config"]["latent"] = 9
+    header["__metadata__"]["dae"] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
+    with pytest.raises(DaeError, match="config does not match the weights"):
+        load_model(path)
+
+
+def test_missing_file():
+    with pytest.raises(DaeError, match="model file not found"):
+        load_model("does/not/exist.safetensors")

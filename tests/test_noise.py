@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from dae.noise import corrupt, gaussian, masking, rng_for, salt_pepper
+
+
+@pytest.fixture
+def images():
+    return np.random.default_rng(0).random((200, 1, 28, 28), dtype=np.float32)
+
+
+def rng(seed=0):
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def test_gaussian_unclipped_has_the_requested_std(images):
+    noise = gaussian(images, 0.3, rng(), clip=False) - images
+    assert abs(noise.mean()) < 0.005
+    assert noise.std() == pytest.approx(0.3, rel=0.01)
+
+
+def test_gaussian_clipped_stays_in_range(images):
+    noisy = gaussian(images, 0.5, rng(), clip=True)
+    assert noisy.dtype == np.float32
+    assert noisy.min() == 0.0 and noisy.max() == 1.0
+
+
+def test_salt_pepper_fraction_and_ratio(images):
+    noisy = salt_pepper(images, 0.3, rng(), salt_ratio=0.25)
+    changed = noisy != images
+    assert changed.mean() == pytest.approx(0.3, abs=0.01)
+    salt = (noisy == 1.0).mean()
+    pepper = (noisy == 0.0).mean()
+    assert salt == pytest.approx(0.3 * 0.25, abs=0.005)
+    assert pepper == pytest.approx(0.3 * 0.75, abs=0.005)
+
+
+def test_masking_zeroes_the_requested_fraction(images):
+    noisy = masking(images, 0.25, rng())
+    assert (noisy == 0).mean() == pytest.approx(0.25, abs=0.01)
+    kept = noisy != 0
+    np.testing.assert_array_equal(noisy[kept], images[kept])
+
+
+def test_same_seed_same_bytes_and_splits_differ(images):
+    setting = {"type": "gaussian", "level": 0.2}
+    a = corrupt(images, setting, rng_for(0, setting, "train"))
+    b = corrupt(images, setting, rng_for(0, setting, "train"))
+    c = corrupt(images, setting, rng_for(0, setting, "test"))
+    d = corrupt(images, setting, rng_for(1, setting, "train"))
+    assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, c)
+    assert not np.array_equal(a, d)
+
+
+def test_seed_follows_the_setting_content_not_its_name(images):
+    # The main setting and the equal sweep entry draw the same noise, so their test pairs are the same.
+    main = {"name": "main", "type": "masking", "level": 0.5}
+    sweep = {"name": "masking-0.5", "type": "masking", "level": 0.5}
+    a = corrupt(images, main, rng_for(0, main, "test"))
+    b = corrupt(images, sweep, rng_for(0, sweep, "test"))
+    np.testing.assert_array_equal(a, b)

@@ -1,0 +1,88 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dae.params import ParamError, load_params, main_setting, setting, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def with_value(dotted: str, value):
+    raw = copy.deepcopy(DEFAULT)
+    *parents, last = dotted.split(".")
+    node = raw
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return raw
+
+
+def test_committed_params_are_valid():
+    params = load_params(ROOT / "params.yaml")
+    assert params["data"]["name"] == "digits"
+    assert main_setting(params) == {"name": "main", "type": "gaussian", "level": 0.3}
+    assert setting(params, "masking-0.5") == {"name": "masking-0.5", "type": "masking", "level": 0.5}
+
+
+def test_strings_from_dvc_exp_set_are_coerced():
+    # `dvc exp run -S` rewrites params.yaml through OmegaConf; values can come back as text.
+    raw = with_value("noise.std", "0.5")
+    raw["train"]["epochs"] = "3"
+    raw["train"]["lr"] = "1e-3"
+    raw["train"]["deterministic"] = "false"
+    raw["data"]["subset"] = "null"
+    params = validate(raw)
+    assert params["noise"]["std"] == 0.5
+    assert params["train"]["epochs"] == 3
+    assert params["train"]["lr"] == pytest.approx(1e-3)
+    assert params["train"]["deterministic"] is False
+    assert params["data"]["subset"] is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("noise.std", -0.1, "noise.std = -0.1 is not allowed; expected a number >= 0"),
+        ("noise.amount", 1.5, "noise.amount = 1.5 is not allowed; expected a number >= 0 and <= 1"),
+        ("noise.rate", "lots", "noise.rate = 'lots' is not allowed; expected a number >= 0 and <= 1"),
+        ("noise.type", "poisson", "noise.type = 'poisson' is not allowed; expected one of gaussian, salt_pepper"),
+        ("data.name", "imagenet", "data.name = 'imagenet' is not allowed; expected one of digits, mnist"),
+        ("model.arch", "unet", "model.arch = 'unet' is not allowed; expected one of conv, mlp"),
+        ("train.epochs", 2.5, "train.epochs = 2.5 is not allowed; expected a whole number >= 1"),
+        ("train.deterministic", "maybe", "train.deterministic = 'maybe' is not allowed; expected true or false"),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_allowed(key, value, message):
+    with pytest.raises(ParamError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate(with_value(key, value))
+
+
+def test_missing_key_is_named():
+    raw = copy.deepcopy(DEFAULT)
+    del raw["noise"]["std"]
+    with pytest.raises(ParamError, match="missing key noise.std"):
+        validate(raw)
+
+
+def test_typo_suggests_the_closest_key():
+    raw = copy.deepcopy(DEFAULT)
+    raw["noise"]["sdt"] = raw["noise"].pop("std")
+    with pytest.raises(ParamError, match="unknown key noise.sdt; did you mean noise.std"):
+        validate(raw)
+
+
+def test_bad_sweep_entries():
+    with pytest.raises(ParamError, match="masking-2.level = 2 is not allowed"):
+        validate(with_value("sweep", {"masking-2": {"type": "masking", "level": 2}}))
+    with pytest.raises(ParamError, match="reserved"):
+        validate(with_value("sweep", {"main": {"type": "masking", "level": 0.1}}))
+    with pytest.raises(ParamError, match=r"expected \{type: ..., level: ...\}"):
+        validate(with_value("sweep", {"g": {"type": "gaussian", "std": 0.1}}))
+
+
+def test_unknown_setting_lists_the_known_ones():
+    with pytest.raises(ParamError, match="known: main, gaussian-0.1"):
+        setting(load_params(ROOT / "params.yaml"), "gaussian-0.9")

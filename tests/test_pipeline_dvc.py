@@ -1,0 +1,75 @@
+"""The pipeline driven through the real `dvc` CLI in a throwaway git repo, on a tiny config."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import sh
+
+pytestmark = pytest.mark.slow
+
+MAIN_STAGES = {"corrupt", "train", "evaluate", "plots"}
+
+
+def ran(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
+
+
+def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path):
+    first = sh("dvc", "repro", cwd=tiny_project).stdout
+    assert {
+        "download",
+        "corrupt",
+        "train",
+        "evaluate",
+        "cross_noise",
+        "plots",
+        "corrupt_sweep@gaussian-0.2",
+        "train_sweep@masking-0.5",
+        "evaluate_sweep@masking-0.5",
+    } <= ran(first)
+    metrics = json.loads((tiny_project / "metrics/eval.json").read_text())
+    assert {"psnr", "ssim", "mse", "noisy_psnr", "noisy_ssim", "noisy_mse"} <= set(metrics)
+    assert metrics["psnr"] > metrics["noisy_psnr"]
+    for name in ("gaussian-0.2", "masking-0.5"):
+        assert (tiny_project / f"data/models/sweep/{name}.safetensors").is_file()
+        assert (tiny_project / f"metrics/sweep/{name}.json").is_file()
+    cross = json.loads((tiny_project / "metrics/cross_noise.json").read_text())
+    assert set(cross) == {"gaussian-0.2", "masking-0.5"} and set(cross["masking-0.5"]) == set(cross)
+    for picture in ("eval/main.png", "loss_curves.png", "psnr_vs_noise.png", "cross_noise.png"):
+        assert (tiny_project / "plots" / picture).read_bytes()[:4] == b"\x89PNG"
+    assert sh("dvc", "status", "-q", cwd=tiny_project, check=False).returncode == 0
+    assert ran(sh("dvc", "repro", cwd=tiny_project).stdout) == set()
+
+    sh("git", "add", "-A", cwd=tiny_project)
+    sh("git", "commit", "-qm", "baseline results", cwd=tiny_project)
+    exp = sh("dvc", "exp", "run", "-S", "noise.std=0.5", cwd=tiny_project).stdout
+    assert ran(exp) == MAIN_STAGES, exp
+    diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=tiny_project).stdout)
+    change = diff["metrics/eval.json"]["noisy_psnr"]
+    assert change["new"] < change["old"] - 2  # std 0.3 -> 0.5 costs the noisy input several dB
+    assert "metrics/sweep/gaussian-0.2.json" not in diff
+    shown = json.loads(sh("dvc", "exp", "show", "--json", cwd=tiny_project).stdout)
+    assert "0.5" in json.dumps(shown)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("noise.std", -1, "params: noise.std = -1 is not allowed; expected a number >= 0"),
+        ("noise.type", "speckle", "params: noise.type = 'speckle' is not allowed; expected one of gaussian"),
+        ("data.name", "imagenet", "params: data.name = 'imagenet' is not allowed; expected one of digits"),
+    ],
+)
+def test_bad_param_stops_before_any_output(tiny_project: Path, key, value, message):
+    params = yaml.safe_load((tiny_project / "params.yaml").read_text())
+    section, name = key.split(".")
+    params[section][name] = value
+    (tiny_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = sh("dvc", "repro", cwd=tiny_project, check=False)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: params:")]
+    assert errors == [f"error: {message}"] or errors[0].startswith(f"error: {message}")
+    assert not (tiny_project / "data").exists() or not any((tiny_project / "data").rglob("*.safetensors"))
+    assert not (tiny_project / "metrics").exists()

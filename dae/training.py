@@ -143,5 +143,7 @@ def fit(
         if on_epoch:
             on_epoch(epoch + 1, train_loss, val_loss, model)
     bar.close()
+    if best is None:
+        raise DaeError("the val loss was never finite; lower train.lr, or set train.amp to false")
     model.load_state_dict(best)
     return model.eval(), history

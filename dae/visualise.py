@@ -1,4 +1,4 @@
-"""Pictures: noisy | clean | denoised grids (PIL, byte-stable) and the summary plots (matplotlib)."""
+"""Pictures: noisy / denoised / clean grids (PIL, byte-stable) and the summary plots (matplotlib)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def plot_losses(histories: dict[str, list[dict[str, float]]], path: str | Path) 
     """Train (dashed) and val (solid) loss per epoch, one colour per model."""
     fig, (ax,) = _figure()
     for i, (name, rows) in enumerate(histories.items()):
-        epochs = [r["step"] + 1 for r in rows]
+        epochs = [r["epoch"] for r in rows]
         ax.plot(epochs, [r["train"] for r in rows], "--", color=f"C{i % 10}", alpha=0.7)
         ax.plot(epochs, [r["val"] for r in rows], "-", color=f"C{i % 10}", label=name)
     ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="Loss per epoch (solid: val, dashed: train)")

@@ -18,12 +18,12 @@ COLUMNS = ("level", "psnr", "noisy_psnr", "ssim", "noisy_ssim")
 def read_losses(live_dir: Path) -> list[dict]:
     """One row per epoch from a DVCLive folder's train/loss.tsv and val/loss.tsv."""
 
-    def column(split: str) -> list[float]:
+    def column(split: str) -> dict[int, float]:
         rows = (live_dir / "plots" / "metrics" / split / "loss.tsv").read_text().splitlines()[1:]
-        return [float(row.split("\t")[1]) for row in rows]
+        return {int(step): float(value) for step, value in (row.split("\t") for row in rows)}
 
-    pairs = zip(column("train"), column("val"), strict=True)
-    return [{"step": step, "train": t, "val": v} for step, (t, v) in enumerate(pairs)]
+    train, val = column("train"), column("val")
+    return [{"epoch": epoch, "train": train[epoch], "val": val[epoch]} for epoch in sorted(train)]
 
 
 def main() -> None:

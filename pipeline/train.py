@@ -37,6 +37,7 @@ def main() -> None:
     with Live(dir=args.live_dir, dvcyaml=False, save_dvc_exp=False) as live:
 
         def on_epoch(epoch: int, train_loss: float, val_loss: float, model: torch.nn.Module) -> None:
+            live.step = epoch  # DVCLive counts from 0; the logs count epochs from 1, like best_epoch
             live.log_metric("train/loss", train_loss)
             live.log_metric("val/loss", val_loss)
             out = denoise(model, x_val[shown], device=device)

@@ -73,3 +73,10 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(DaeError, match="train.device = 'cuda' but this machine has no cuda"):
             pick_device("cuda")
+
+
+def test_divergence_is_a_clear_error():
+    seed_everything(0)
+    model = build_model(MODEL, (1, 8, 8))
+    with pytest.raises(DaeError, match="training diverged at epoch 1 .*lower train.lr"):
+        fit(model, tiny_pairs(), tiny_pairs(32, seed=1), {**TRAIN, "lr": 1e30}, torch.device("cpu"))

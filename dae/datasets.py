@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,26 +37,6 @@ def resolve_mirror(mirror: str | None) -> str | None:
     return str(folder)
 
 
-def _stage_archives(name: str, base: Any, folder: Path, cache: Path) -> None:
-    """Copy a folder mirror's archives to where torchvision looks, refusing any that fail torchvision's MD5."""
-    from torchvision.datasets.utils import check_integrity
-
-    if name == "cifar10":
-        wanted, target = [(base.filename, base.tgz_md5)], cache
-    else:
-        wanted, target = base.resources, cache / base.__name__ / "raw"
-    for filename, md5 in wanted:
-        source = folder / name / filename
-        if not source.is_file():
-            raise DaeError(f"data mirror {folder} has no {name}/{filename}; it needs the original archives of {name}")
-        if not check_integrity(str(source), md5):
-            raise DaeError(f"data mirror file {source} fails its MD5 check (expected {md5}): truncated or wrong file")
-        dest = target / filename
-        if not check_integrity(str(dest), md5):
-            with atomic_path(dest) as tmp:
-                shutil.copyfile(source, tmp)
-
-
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
@@ -64,36 +46,90 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return images, bunch.target.astype(np.int64)
 
 
-def _torchvision(name: str, mirror: str | None, cache: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from torchvision import datasets
+def _archives(name: str, base: Any, mirror: str | None) -> list[tuple[str, str, list[str]]]:
+    """(filename, md5, URLs to try) of every original archive of a torchvision dataset."""
+    if name == "cifar10":
+        files, default = [(base.filename, base.tgz_md5)], {base.filename: [base.url]}
+    else:
+        files = list(base.resources)
+        default = {f: [m + f for m in base.mirrors] for f, _ in files}
+    return [(f, md5, [f"{mirror}/{name}/{f}"] if mirror else default[f]) for f, md5 in files]
 
-    base = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[name]
-    attrs: dict[str, Any] = {}
-    if mirror and "://" not in mirror:
-        _stage_archives(name, base, Path(mirror), cache)
-    elif mirror:
-        # Same class name keeps torchvision's folder layout; only where it downloads from changes.
-        if name == "cifar10":
-            attrs["url"] = f"{mirror}/{name}/{base.filename}"
+
+def _fetch(name: str, base: Any, mirror: str | None, store: Path) -> None:
+    """Put every archive, MD5-verified by torchvision's own check, into `store` (kept between runs)."""
+    from torchvision.datasets.utils import check_integrity, download_url
+
+    for filename, md5, urls in _archives(name, base, mirror):
+        dest = store / filename
+        if check_integrity(str(dest), md5):
+            continue
+        if mirror and "://" not in mirror:
+            source = Path(mirror) / name / filename
+            if not source.is_file():
+                raise DaeError(
+                    f"data mirror {mirror} has no {name}/{filename}; it needs the original archives of {name}"
+                )
+            if not check_integrity(str(source), md5):
+                raise DaeError(
+                    f"data mirror file {source} fails its MD5 check (expected {md5}): truncated or wrong file"
+                )
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(source, tmp)
+            continue
+        errors = []
+        for url in urls:
+            with tempfile.TemporaryDirectory(dir=store.parent) as tmp:
+                try:
+                    download_url(url, tmp, filename=filename, md5=md5)
+                except Exception as exc:  # URLError, HTTPError, RuntimeError (checksum)... for one cause
+                    errors.append(f"{url}: {' '.join(str(exc).split())[:200]}")
+                    continue
+                with atomic_path(dest) as out:
+                    shutil.move(Path(tmp) / filename, out)
+                break
         else:
-            attrs["mirrors"] = [f"{mirror}/{name}/"]
-    cls = type(base.__name__, (base,), attrs)
-    out = {}
-    for split in ("train", "test"):
-        try:
-            ds = cls(root=str(cache), train=split == "train", download=True)
-        except Exception as exc:  # torchvision raises RuntimeError, URLError, OSError... for one cause
-            detail = " ".join(str(exc).split())[:300]
             hint = (
                 f"check that {mirror}/{name}/ holds the original archives"
                 if mirror
                 else f"no network? set data.mirror or ${MIRROR_ENV} to a folder holding {name}/ with the original "
                 "archives (see README, 'Datasets')"
             )
-            raise DaeError(f"could not download {name}: {detail}; {hint}") from None
-        images = np.asarray(ds.data)
-        images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
-        out[split] = (np.ascontiguousarray(images, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64))
+            raise DaeError(f"could not download {name} ({'; '.join(errors)}); {hint}")
+
+
+def check_tar_members(archive: Path) -> None:
+    """Refuse an archive with a member that would land outside the folder it is extracted into."""
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            target = Path(member.name)
+            link = Path(member.linkname) if member.issym() or member.islnk() else None
+            if target.is_absolute() or ".." in target.parts or (link and (link.is_absolute() or ".." in link.parts)):
+                raise DaeError(f"{archive}: member {member.name!r} would extract outside its folder; refused")
+
+
+def _torchvision(name: str, mirror: str | None, cache: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from torchvision import datasets
+
+    base = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[name]
+    store = cache / name
+    store.mkdir(parents=True, exist_ok=True)
+    _fetch(name, base, mirror, store)
+    out = {}
+    # Extract into a fresh folder every time: a half-extracted file from a killed run is never read back.
+    with tempfile.TemporaryDirectory(dir=cache) as root:
+        raw = Path(root) if name == "cifar10" else Path(root) / base.__name__ / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for filename, _, _ in _archives(name, base, None):
+            if filename.endswith((".tar.gz", ".tgz", ".tar")):
+                check_tar_members(store / filename)
+            shutil.copyfile(store / filename, raw / filename)
+        for split in ("train", "test"):
+            # The archives are in place with the right MD5, so torchvision only verifies and extracts them.
+            ds = base(root=root, train=split == "train", download=True)
+            images = np.asarray(ds.data)
+            images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+            out[split] = (np.ascontiguousarray(images, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64))
     return out
 
 

@@ -6,6 +6,7 @@ import logging
 from dae.io import load_arrays, save_arrays
 from dae.noise import SPLITS, corrupt, rng_for, to_unit
 from dae.params import MAIN, load_params, setting, validate_setting
+from dae.resources import require
 from pipeline._stage import run
 
 
@@ -22,6 +23,9 @@ def main() -> None:
     # Sweep stages pass their setting on the command line, so that DVC sees an edited sweep entry.
     chosen = setting(params, args.name) if args.type is None else validate_setting(args.name, args.type, args.level)
     arrays, meta = load_arrays(args.clean)
+    # Per split: the float32 copy of the clean images, the noisy result, and the generator's draws.
+    largest = max(arrays[f"{split}_x"].nbytes for split in SPLITS)
+    require(12 * largest, f"corrupting {meta['dataset']}", "data.subset")
     pairs = {}
     for split in SPLITS:
         clean = arrays[f"{split}_x"]

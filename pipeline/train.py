@@ -6,10 +6,11 @@ import logging
 import torch
 from dvclive import Live
 
-from dae.io import load_arrays
+from dae.io import atomic_dir, load_arrays
 from dae.models import build_model, save_model
 from dae.noise import to_unit
 from dae.params import load_params
+from dae.resources import require, training_bytes
 from dae.training import denoise, fit, pick_device, seed_everything
 from dae.visualise import comparison_grid
 from pipeline._stage import run
@@ -31,10 +32,15 @@ def main() -> None:
     seed_everything(train["seed"], train["deterministic"])
     device = pick_device(train["device"])
     model = build_model(params["model"], tuple(arrays["train_clean"].shape[1:]))
+    n_images = len(arrays["train_clean"]) + len(arrays["val_clean"])
+    data, batch = training_bytes(model, n_images, tuple(arrays["train_clean"].shape[1:]), train["batch_size"])
+    lower = "train.batch_size" if batch > data else "data.subset (or train.batch_size)"
+    require(data + batch, f"training on {n_images:,} images in batches of {train['batch_size']:,}", lower, device)
     x_val, y_val = pairs(arrays, "val")
     shown = slice(0, params["eval"]["grid_images"])
 
-    with Live(dir=args.live_dir, dvcyaml=False, save_dvc_exp=False) as live:
+    # DVCLive writes as it goes; the folder appears under its real name only once training has finished.
+    with atomic_dir(args.live_dir) as live_dir, Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False) as live:
 
         def on_epoch(epoch: int, train_loss: float, val_loss: float, model: torch.nn.Module) -> None:
             live.step = epoch  # DVCLive counts from 0; the logs count epochs from 1, like best_epoch

@@ -10,17 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dae.repro import SMALL, merge
+
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "datasets"
 # What a stage needs: the code and the pipeline definition, not the committed results.
 CODE = {"dae", "pipeline", ".dvc", "dvc.yaml", "params.yaml", "pyproject.toml", ".dvcignore", ".gitignore"}
-
-# Small enough that a whole `dvc repro` takes seconds, big enough that training still learns something.
-TINY = {
-    "data": {"subset": 500},
-    "train": {"epochs": 12, "batch_size": 32},
-    "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}, "masking-0.5": {"type": "masking", "level": 0.5}},
-}
 
 
 def tracked_files() -> list[str]:
@@ -54,21 +49,19 @@ def git_repo(path: Path) -> None:
     sh("git", "config", "user.name", "tests", cwd=path)
 
 
-def merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = merge(base[key], value) if isinstance(value, dict) and key != "sweep" else value
-    return out
+def make_project(dest: Path) -> Path:
+    """The project's code with the small params of dae.repro.SMALL, committed in a fresh git repo."""
+    dest.mkdir(parents=True, exist_ok=True)
+    files = [f for f in tracked_files() if f.split("/")[0] in CODE]
+    copy_files(files, dest)
+    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), SMALL)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git_repo(dest)
+    sh("git", "add", "-A", cwd=dest)
+    sh("git", "commit", "-qm", "small project", cwd=dest)
+    return dest
 
 
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
-    """The project's code with a tiny params.yaml, committed in a fresh git repo with DVC set up."""
-    files = [f for f in tracked_files() if f.split("/")[0] in CODE]
-    copy_files(files, tmp_path)
-    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git_repo(tmp_path)
-    sh("git", "add", "-A", cwd=tmp_path)
-    sh("git", "commit", "-qm", "tiny project", cwd=tmp_path)
-    return tmp_path
+    return make_project(tmp_path / "project")

@@ -1,6 +1,7 @@
 """The pipeline driven through the real `dvc` CLI in a throwaway git repo, on a tiny config."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,30 @@ def test_bad_param_stops_before_any_output(tiny_project: Path, key, value, messa
     assert errors == [f"error: {message}"] or errors[0].startswith(f"error: {message}")
     assert not (tiny_project / "data").exists() or not any((tiny_project / "data").rglob("*.safetensors"))
     assert not (tiny_project / "metrics").exists()
+
+
+def test_a_batch_too_big_for_memory_fails_before_training(tiny_project: Path):
+    params = yaml.safe_load((tiny_project / "params.yaml").read_text())
+    params["train"]["batch_size"] = 10**8  # about 10^12 bytes of activations
+    (tiny_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    proc = sh("dvc", "repro", "train", cwd=tiny_project, check=False)
+    assert proc.returncode != 0
+    assert re.search(
+        r"^error: training on [\d,]+ images in batches of 100,000,000 needs about [\d,]+ MB of memory "
+        r"but [\d,]+ MB is free; lower train.batch_size$",
+        proc.stderr,
+        re.M,
+    ), proc.stderr
+    assert not (tiny_project / "data/models").exists()
+
+
+def test_a_dataset_too_big_for_memory_fails_before_corrupting(tiny_project: Path):
+    proc = sh("dvc", "repro", "corrupt", cwd=tiny_project, check=False, env={"DAE_MEMORY_LIMIT_MB": "0.2"})
+    assert proc.returncode != 0
+    assert re.search(
+        r"^error: corrupting digits needs about \d+ MB of memory but 0 MB is free; lower data.subset$",
+        proc.stderr,
+        re.M,
+    ), proc.stderr
+    assert (tiny_project / "data/clean.safetensors").is_file()
+    assert not (tiny_project / "data/pairs").exists()

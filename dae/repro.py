@@ -1,0 +1,228 @@
+"""Reproducibility checks: run the pipeline from clean copies and compare every output hash and metric.
+
+Data outputs (download, corrupt) must match to the byte everywhere: they come from fixed-algorithm generators.
+Trained outputs must match to the byte on one machine; across machines (other CPU kernels, other thread counts)
+only their metrics are compared, within TOLERANCE.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Stages whose outputs are pure functions of data and params, equal to the byte on every machine.
+EXACT_STAGES = ("download", "corrupt")
+# Metric tolerance across machines, per metric name suffix: (absolute, relative). See README "Reproducibility".
+TOLERANCE = {
+    "psnr": (0.05, 0.0),
+    "psnr_gain": (0.05, 0.0),
+    "ssim": (0.002, 0.0),
+    "mse": (0.0, 0.02),
+    "loss": (0.0, 0.02),
+    "best_epoch": (math.inf, 0.0),
+    "default": (0.05, 0.0),
+}
+# A config that runs in seconds and still trains every kind of stage (used by the check and by the tests).
+SMALL = {
+    "data": {"subset": 500},
+    "train": {"epochs": 12, "batch_size": 32},
+    "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}, "masking-0.5": {"type": "masking", "level": 0.5}},
+}
+
+
+def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"`{' '.join(args)}` failed in {cwd} ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def merge(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, section by section; a `sweep` override replaces the whole sweep."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge(base[key], value) if isinstance(value, dict) and key != "sweep" else value
+    return out
+
+
+RESULTS = ("dvc.lock", "metrics", "plots")
+
+
+def clear_results(root: Path) -> None:
+    """Remove committed results, so that the next `dvc repro` starts from nothing."""
+    for name in RESULTS:
+        path = root / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def committed_copy(root: Path, dest: Path, override: dict | None = None) -> Path:
+    """Check out HEAD of `root` into `dest` as a fresh git repo (no DVC cache: every stage really runs).
+
+    With `override` (a params subset), the committed results are dropped: they belong to other params.
+    """
+    archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=root, capture_output=True, check=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    if override:
+        params = yaml.safe_load((dest / "params.yaml").read_text())
+        (dest / "params.yaml").write_text(yaml.safe_dump(merge(params, override), sort_keys=False))
+        clear_results(dest)
+    run("git", "init", "-q", cwd=dest)
+    run("git", "-c", "user.name=repro", "-c", "user.email=repro@example.invalid", "add", "-A", cwd=dest)
+    run("git", "-c", "user.name=repro", "-c", "user.email=repro@example.invalid", "commit", "-qm", "copy", cwd=dest)
+    return dest
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def lock_outputs(root: Path) -> dict[str, tuple[str, str]]:
+    """{output path: (md5, stage)} from dvc.lock."""
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return {
+        out["path"]: (out.get("md5", "?"), stage)
+        for stage, body in lock["stages"].items()
+        for out in body.get("outs", [])
+    }
+
+
+def metric_files(root: Path) -> list[str]:
+    dvc = yaml.safe_load((root / "dvc.lock").read_text())
+    return sorted(
+        out["path"] for body in dvc["stages"].values() for out in body.get("outs", []) if out["path"].endswith(".json")
+    )
+
+
+def read_metrics(root: Path) -> dict[str, float]:
+    """Every numeric metric of every JSON output, as {"file:key": value}."""
+    out = {}
+    for name in metric_files(root):
+        path = root / name
+        if path.is_file():
+            for key, value in flatten(json.loads(path.read_text())).items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    out[f"{name}:{key}"] = float(value)
+    return out
+
+
+def tolerance_for(key: str) -> tuple[float, float]:
+    """(absolute, relative) tolerance of a "file:metric" key across machines."""
+    file, _, name = key.partition(":")
+    if file.endswith("cross_noise.json"):  # a table of PSNRs keyed by setting names
+        return TOLERANCE["psnr"]
+    leaf = name.rsplit(".", 1)[-1].removeprefix("noisy_").removeprefix("best_val_")
+    return TOLERANCE.get(leaf, TOLERANCE["default"])
+
+
+def compare(a_root: Path, b_root: Path, exact: bool) -> list[dict[str, str]]:
+    """Rows of what matched and what differed between two pipeline runs ("a" is the reference)."""
+    rows = []
+    a_outs, b_outs = lock_outputs(a_root), lock_outputs(b_root)
+    for path in sorted(set(a_outs) | set(b_outs)):
+        (ha, stage), (hb, _) = a_outs.get(path, ("missing", "?")), b_outs.get(path, ("missing", "?"))
+        data = stage.split("@")[0].removesuffix("_sweep") in EXACT_STAGES
+        if ha == hb:
+            status = "match"
+        elif exact or data or "missing" in (ha, hb):
+            status = "DIFFERS"
+        else:
+            status = "differs (trained output: judged by its metrics)"
+        rows.append({"what": path, "a": ha[:10], "b": hb[:10], "status": status})
+    a_metrics, b_metrics = read_metrics(a_root), read_metrics(b_root)
+    for key in sorted(set(a_metrics) | set(b_metrics)):
+        va, vb = a_metrics.get(key), b_metrics.get(key)
+        if va is None or vb is None:
+            status = "DIFFERS"
+        elif va == vb:
+            status = "match"
+        else:
+            absolute, relative = (0.0, 0.0) if exact else tolerance_for(key)
+            within = abs(va - vb) <= absolute + relative * abs(va)
+            status = f"within tolerance ({vb - va:+.2g})" if within else f"DIFFERS ({vb - va:+.3g})"
+        rows.append(
+            {
+                "what": key,
+                "a": f"{va:.6g}" if va is not None else "missing",
+                "b": f"{vb:.6g}" if vb is not None else "missing",
+                "status": status,
+            }
+        )
+    return rows
+
+
+def stale_stages(root: Path) -> list[str]:
+    """Lines naming every stage whose committed dvc.lock no longer matches its committed code or params.
+
+    Run in a clean checkout, where cached outputs are simply absent: those are not staleness, and neither is a
+    dependency that another stage produces (its own stage is named instead).
+    """
+    status = json.loads(run("dvc", "status", "--json", cwd=root).stdout or "{}")
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"] if (root / "dvc.lock").exists() else {}
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    outs = set(lock_outputs(root)) if lock else set()
+
+    def produced(path: str) -> bool:
+        return any(path == o or o.startswith(f"{path}/") or path.startswith(f"{o}/") for o in outs)
+
+    lines = []
+    for stage, changes in status.items():
+        reasons = []
+        for change in changes:
+            if not isinstance(change, dict):
+                reasons.append(str(change))  # e.g. "changed command"
+                continue
+            for path, what in change.get("changed deps", {}).items():
+                if path == "params.yaml" and isinstance(what, dict):
+                    locked = flatten(lock.get(stage, {}).get("params", {}).get("params.yaml", {}))
+                    for section in what:
+                        now = flatten({section: _get(params, section)})
+                        for key in sorted(set(now) | {k for k in locked if k.startswith(section)}):
+                            if now.get(key) != locked.get(key):
+                                reasons.append(
+                                    f"{key} is {now.get(key)!r} in params.yaml but {locked.get(key)!r} in dvc.lock"
+                                )
+                elif not produced(path):
+                    reasons.append(f"{path} {what} (changed deps)")
+        if reasons:
+            lines.append(f"{stage}: " + "; ".join(reasons))
+    return lines
+
+
+def _get(data: dict, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data.get(part, {}) if isinstance(data, dict) else {}
+    return data
+
+
+def table(rows: list[dict[str, str]], a: str = "a", b: str = "b") -> str:
+    """A plain-text table of compare() rows, columns titled `a` and `b`."""
+    titles = {"what": "output or metric", "a": a, "b": b, "status": "status"}
+    widths = {k: max([len(t), *(len(r[k]) for r in rows)]) for k, t in titles.items()}
+    lines = [" | ".join(t.ljust(widths[k]) for k, t in titles.items()), "-+-".join("-" * w for w in widths.values())]
+    lines += [" | ".join(r[k].ljust(widths[k]) for k in titles) for r in rows]
+    return "\n".join(lines)
+
+
+def fresh_dir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))

@@ -1,0 +1,81 @@
+"""Fail early, with the param to lower, when a dataset or a batch would not fit in memory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dae.errors import DaeError
+
+if TYPE_CHECKING:  # torch is imported only where it is used: the corrupt stage runs without it
+    import torch
+
+LIMIT_ENV = "DAE_MEMORY_LIMIT_MB"  # an explicit cap, e.g. on a shared machine (also how the tests simulate one)
+HEADROOM = 0.8  # plan to use at most this share of what is free
+
+
+def available_memory(device: torch.device | None = None) -> int:
+    """Bytes free for this process: GPU memory on CUDA; else the least of MemAvailable, the cgroup limit, and
+    $DAE_MEMORY_LIMIT_MB."""
+    limits = []
+    if os.environ.get(LIMIT_ENV):
+        limits.append(int(float(os.environ[LIMIT_ENV]) * 2**20))
+    if device is not None and device.type == "cuda":
+        import torch
+
+        limits.append(torch.cuda.mem_get_info(device)[0])
+        return min(limits)
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                limits.append(int(line.split()[1]) * 1024)
+    cgroup = Path("/sys/fs/cgroup/memory.max")
+    if cgroup.exists() and cgroup.read_text().strip().isdigit():
+        used = Path("/sys/fs/cgroup/memory.current")
+        limits.append(int(cgroup.read_text()) - (int(used.read_text()) if used.exists() else 0))
+    return min(limits) if limits else 2**62
+
+
+def require(needed: int, what: str, lower: str, device: torch.device | None = None) -> None:
+    """Raise a one-line DaeError if `needed` bytes would not fit; `lower` names the param(s) that shrink it."""
+    free = available_memory(device)
+    if needed > HEADROOM * free:
+        where = "GPU memory" if device is not None and device.type == "cuda" else "memory"
+        raise DaeError(
+            f"{what} needs about {needed / 2**20:,.0f} MB of {where} but {free / 2**20:,.0f} MB is free; lower {lower}"
+        )
+
+
+def activation_bytes(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
+    """Bytes of the activations of one sample through `model` (forward outputs of every leaf module)."""
+    import torch
+
+    total = 0
+
+    def hook(_module, _inputs, output) -> None:
+        nonlocal total
+        total += output.numel() * output.element_size()
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total
+
+
+def training_bytes(model: torch.nn.Module, n_images: int, shape: tuple[int, ...], batch_size: int) -> tuple[int, int]:
+    """(bytes of the noisy + clean float32 tensors, bytes of one batch's activations, weights and optimizer)."""
+    pixels = 1
+    for side in shape:
+        pixels *= side
+    data = 2 * 4 * n_images * pixels
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    # Activations are kept for backward and mirrored by their gradients; Adam keeps two moments per weight.
+    batch = 2 * batch_size * activation_bytes(model, shape) + 4 * weights
+    return data, batch

@@ -1,0 +1,76 @@
+"""Prove the pipeline reproduces.
+
+    python -m pipeline.repro_check                      # two runs from clean on a small config: identical?
+    python -m pipeline.repro_check --against-committed  # does HEAD's code reproduce HEAD's dvc.lock and metrics/?
+
+Prints a table of what matched and what differed; exits 1 on a difference beyond tolerance, or when the committed
+dvc.lock is stale (code or params changed without `dvc repro`).
+"""
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from dae.repro import SMALL, clear_results, committed_copy, compare, fresh_dir, run, stale_stages, table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def against_committed(keep: bool) -> int:
+    work = fresh_dir("repro-committed-")
+    try:
+        copy = committed_copy(ROOT, work / "repo")
+        stale = stale_stages(copy)
+        if stale:
+            print("The committed dvc.lock does not match the committed code and params. Stale stages:")
+            print("\n".join(f"  {line}" for line in stale))
+            print("Run `dvc repro` and commit dvc.lock, metrics/ and plots/ with the change.")
+            return 1
+        reference = work / "committed"
+        shutil.copytree(copy, reference, ignore=shutil.ignore_patterns(".git", ".dvc"))
+        clear_results(copy)
+        print(f"Reproducing HEAD from clean in {copy} ...", flush=True)
+        run("dvc", "repro", cwd=copy)
+        rows = compare(reference, copy, exact=False)
+        if run("dvc", "status", "-q", cwd=copy, check=False).returncode != 0:
+            rows.append({"what": "dvc status after repro", "a": "clean", "b": "not clean", "status": "DIFFERS"})
+        return report(rows, "committed", "reproduced")
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def twice(keep: bool) -> int:
+    work = fresh_dir("repro-twice-")
+    try:
+        copies = []
+        for name in ("run1", "run2"):
+            copy = committed_copy(ROOT, work / name, override=SMALL)
+            print(f"dvc repro in {copy} (small config) ...", flush=True)
+            run("dvc", "repro", cwd=copy)
+            copies.append(copy)
+        return report(compare(*copies, exact=True), "run 1", "run 2")
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def report(rows: list[dict], a: str, b: str) -> int:
+    bad = [r for r in rows if r["status"].startswith("DIFFERS")]
+    loose = [r for r in rows if r["status"] != "match" and r not in bad]
+    print(table(rows, a, b))
+    print(f"\n{len(rows) - len(bad) - len(loose)} match, {len(loose)} within tolerance, {len(bad)} differ ({a} vs {b})")
+    return 1 if bad else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--against-committed", action="store_true", help="reproduce HEAD's committed results")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copies for inspection")
+    args = parser.parse_args()
+    sys.exit(against_committed(args.keep) if args.against_committed else twice(args.keep))
+
+
+if __name__ == "__main__":
+    main()

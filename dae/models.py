@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Any
@@ -160,10 +161,22 @@ def build_model(model_params: dict[str, Any], shape: tuple[int, int, int]) -> De
     return DenoisingAutoencoder(model_config(model_params, shape))
 
 
+def weights_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes: catches weights corrupted or edited on disk."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
 def save_model(model: DenoisingAutoencoder, path: str | Path, extra: dict[str, Any] | None = None) -> None:
     """Weights as safetensors; the config (and `extra`, e.g. the noise setting) as JSON in the file's header."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    meta = pack_metadata({"format": FORMAT, "config": model.config, "extra": extra or {}})
+    meta = pack_metadata(
+        {"format": FORMAT, "config": model.config, "extra": extra or {}, "sha256": weights_digest(tensors)}
+    )
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
 
@@ -183,6 +196,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Denoisin
         raise DaeError(f"{path}: not a readable safetensors model ({exc})") from None
     if meta.get("format") != FORMAT:
         raise DaeError(f"{path}: not a {FORMAT} file (header format = {meta.get('format')!r})")
+    if "sha256" not in meta:
+        raise DaeError(f"{path}: no weights checksum in the header (saved by an older version?); rerun dvc repro")
+    if meta["sha256"] != weights_digest(tensors):
+        raise DaeError(f"{path}: the weights do not match the checksum in the file's header (corrupted or edited)")
     try:
         model = DenoisingAutoencoder(meta["config"])
         model.load_state_dict(tensors, strict=True)

@@ -158,6 +158,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "seed": integer(0),
         "deterministic": boolean,
         "amp": boolean,
+        "threads": integer(0),
     },
     "eval": {
         "grid_images": integer(1),

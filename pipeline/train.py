@@ -29,6 +29,8 @@ def main() -> None:
     params = load_params()
     train = params["train"]
     arrays, meta = load_arrays(args.pairs)
+    if train["threads"]:
+        torch.set_num_threads(train["threads"])
     seed_everything(train["seed"], train["deterministic"])
     device = pick_device(train["device"])
     model = build_model(params["model"], tuple(arrays["train_clean"].shape[1:]))

@@ -81,3 +81,13 @@ def test_config_that_does_not_match_the_weights_is_refused(tmp_path):
 def test_missing_file():
     with pytest.raises(DaeError, match="model file not found"):
         load_model("does/not/exist.safetensors")
+
+
+def test_edited_weights_are_refused(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_model(build_model(PARAMS, (1, 8, 8)), path)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # one byte of the last tensor
+    path.write_bytes(bytes(data))
+    with pytest.raises(DaeError, match="weights do not match the checksum"):
+        load_model(path)

@@ -159,6 +159,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "deterministic": boolean,
         "amp": boolean,
         "threads": integer(0),
+        "compile": boolean,
     },
     "eval": {
         "grid_images": integer(1),

@@ -84,8 +84,11 @@ def committed_copy(root: Path, dest: Path, override: dict | None = None) -> Path
         (dest / "params.yaml").write_text(yaml.safe_dump(merge(params, override), sort_keys=False))
         clear_results(dest)
     run("git", "init", "-q", cwd=dest)
-    run("git", "-c", "user.name=repro", "-c", "user.email=repro@example.invalid", "add", "-A", cwd=dest)
-    run("git", "-c", "user.name=repro", "-c", "user.email=repro@example.invalid", "commit", "-qm", "copy", cwd=dest)
+    # `dvc exp` commits to hidden refs, so the copy needs an identity of its own.
+    run("git", "config", "user.name", "repro", cwd=dest)
+    run("git", "config", "user.email", "repro@example.invalid", cwd=dest)
+    run("git", "add", "-A", cwd=dest)
+    run("git", "commit", "-qm", "copy", cwd=dest)
     return dest
 
 

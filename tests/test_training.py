@@ -15,6 +15,7 @@ TRAIN = {
     "seed": 0,
     "amp": True,
     "deterministic": True,
+    "compile": False,
 }
 MODEL = {"arch": "conv", "channels": [8, 16], "hidden": [32], "latent": 16, "activation": "relu", "dropout": 0.0}
 
@@ -80,3 +81,15 @@ def test_divergence_is_a_clear_error():
     model = build_model(MODEL, (1, 8, 8))
     with pytest.raises(DaeError, match="training diverged at epoch 1 .*lower train.lr"):
         fit(model, tiny_pairs(), tiny_pairs(32, seed=1), {**TRAIN, "lr": 1e30}, torch.device("cpu"))
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_closely():
+    # torch.compile on the CPU (the GPU path's option): same data order, same maths, fused kernels.
+    eager, eager_history = train_once()
+    seed_everything(0)
+    model = build_model(MODEL, (1, 8, 8))
+    compiled, history = fit(
+        model, tiny_pairs(), tiny_pairs(32, seed=1), {**TRAIN, "compile": True}, torch.device("cpu")
+    )
+    assert history[-1]["train_loss"] == pytest.approx(eager_history[-1]["train_loss"], rel=1e-3)

@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline against bare reference implementations: `python -m bench`."""

@@ -1,0 +1,270 @@
+"""Each benchmark: the pipeline's code next to a bare reference doing the same work on the same arrays."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dae.models import build_model
+from dae.noise import corrupt, rng_for, to_unit
+from dae.repro import clear_results, committed_copy, run
+from dae.training import denoise, fit, make_optimizer, seed_everything
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_SHAPE = (1, 28, 28)
+SETTINGS = [
+    {"type": "gaussian", "level": 0.3},
+    {"type": "salt_pepper", "level": 0.2},
+    {"type": "masking", "level": 0.25},
+]
+
+
+def best_time(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Fastest of `repeat` runs, in seconds: the least disturbed by the rest of the machine."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def machine(device: torch.device) -> dict[str, Any]:
+    cpu = platform.processor() or "unknown"
+    if Path("/proc/cpuinfo").exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def bench_corrupt(n: int) -> list[dict[str, Any]]:
+    """Noisy-pair generation, images/s: dae.noise (what the corrupt stage runs) vs inline NumPy."""
+    images = np.random.default_rng(0).integers(0, 256, size=(n, *MNIST_SHAPE), dtype=np.uint8)
+    bare = {
+        "gaussian": lambda x, r: np.clip(x + np.float32(0.3) * r.standard_normal(x.shape, dtype=np.float32), 0, 1),
+        "salt_pepper": lambda x, r: np.where(
+            (u := r.random(x.shape, dtype=np.float32)) < 0.1, np.float32(1), np.where(u < 0.2, np.float32(0), x)
+        ),
+        "masking": lambda x, r: x * (r.random(x.shape, dtype=np.float32) >= 0.25),
+    }
+    rows = []
+    for setting in SETTINGS:
+        ours = best_time(lambda s=setting: corrupt(to_unit(images), s, rng_for(0, s, "train")))
+        ref = best_time(
+            lambda s=setting: bare[s["type"]](images.astype(np.float32) / 255, np.random.Generator(np.random.PCG64(0)))
+        )
+        rows.append({"what": f"corrupt {setting['type']}", "unit": "images/s", "pipeline": n / ours, "bare": n / ref})
+    return rows
+
+
+TRAIN = {
+    "batch_size": 64,
+    "lr": 2e-3,
+    "weight_decay": 1e-4,
+    "optimizer": "adamw",
+    "loss": "mse",
+    "seed": 0,
+    "amp": True,
+    "deterministic": True,
+    "compile": False,
+}
+
+
+def model_params(arch: str) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((ROOT / "params.yaml").read_text())["model"] | {"arch": arch}
+
+
+def bare_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, device: torch.device) -> None:
+    """The reference: tensors already on the device, slicing, forward, backward, step. Nothing else."""
+    optimizer = make_optimizer(model, TRAIN)
+    bs = TRAIN["batch_size"]
+    amp = device.type == "cuda"
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), device=device)
+        for i in range(0, len(x), bs):
+            idx = perm[i : i + bs]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = F.mse_loss(model(x[idx]).float(), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+
+def bench_train(arch: str, n: int, epochs: int, device: torch.device, compile_model: bool = False) -> list[dict]:
+    """Training samples/s: dae.training.fit (what the train stage runs, val loss per epoch included) vs bare_loop;
+    then test-set throughput of dae.training.denoise under inference_mode."""
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(n, *MNIST_SHAPE, generator=g)
+    noisy = (clean + 0.3 * torch.randn(clean.shape, generator=g)).clamp(0, 1)
+    n_val = n // 10  # the pipeline's default val split
+    val = (noisy[:n_val], clean[:n_val])
+    settings = {**TRAIN, "epochs": epochs, "compile": compile_model}
+
+    def ours() -> None:
+        seed_everything(0)
+        fit(build_model(model_params(arch), MNIST_SHAPE), (noisy, clean), val, settings, device)
+
+    x, y = noisy.to(device), clean.to(device)
+
+    def bare() -> None:
+        seed_everything(0)
+        bare_loop(build_model(model_params(arch), MNIST_SHAPE).to(device), x, y, epochs, device)
+
+    ours()  # warm-up: allocator, kernels, compilation
+    bare()
+    t_ours, t_bare = best_time(ours, 2), best_time(bare, 2)
+    model = build_model(model_params(arch), MNIST_SHAPE).to(device)
+    t_eval = best_time(lambda: denoise(model, noisy, batch_size=1024, device=device))
+    train_rate = n * epochs / t_ours
+    return [
+        {"what": f"train {arch}", "unit": "samples/s", "pipeline": train_rate, "bare": n * epochs / t_bare},
+        {
+            "what": f"evaluate {arch}",
+            "unit": "samples/s",
+            "pipeline": n / t_eval,
+            "bare": train_rate,
+            "note": "bare = the training throughput",
+        },
+    ]
+
+
+def bench_pipeline() -> list[dict[str, Any]]:
+    """Wall time of the default `dvc repro` from clean (a fresh copy of HEAD, no cache), then with nothing to do."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        copy = committed_copy(ROOT, Path(tmp) / "repo")
+        clear_results(copy)
+        start = time.perf_counter()
+        run("dvc", "repro", cwd=copy)
+        full = time.perf_counter() - start
+        noop = best_time(lambda: run("dvc", "repro", cwd=copy))
+    return [
+        {"what": "dvc repro, from clean", "unit": "s", "pipeline": full},
+        {"what": "dvc repro, nothing to do", "unit": "s", "pipeline": noop},
+    ]
+
+
+WRAPPER = """
+import json, resource, runpy, sys
+out, module, *args = sys.argv[1:]
+sys.argv = [module, *args]
+try:
+    runpy.run_module(module, run_name="__main__")
+finally:
+    with open(out, "w") as fh:
+        json.dump({"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}, fh)
+"""
+
+
+def bench_memory(mirror: Path) -> list[dict[str, Any]]:
+    """Peak resident memory of each stage script on full MNIST (one epoch: memory does not grow with epochs)."""
+    override = {
+        "data": {"name": "mnist"},
+        "train": {"epochs": 1},
+        "sweep": {"gaussian-0.3": {"type": "gaussian", "level": 0.3}},
+    }
+    stages = [
+        ("download", ["pipeline.download", "data/clean.safetensors"]),
+        ("corrupt", ["pipeline.corrupt", "data/clean.safetensors", "data/pairs/main.safetensors"]),
+        (
+            "train",
+            ["pipeline.train", "data/pairs/main.safetensors", "data/models/main.safetensors", "plots/train/main"],
+        ),
+        (
+            "evaluate",
+            [
+                "pipeline.evaluate",
+                "data/models/main.safetensors",
+                "data/pairs/main.safetensors",
+                "metrics/eval.json",
+                "plots/eval/main.png",
+            ],
+        ),
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
+        copy = committed_copy(ROOT, Path(tmp) / "repo", override=override)
+        env = {**os.environ, "DAE_DATA_MIRROR": str(mirror.resolve())}
+        for name, argv in stages:
+            report = Path(tmp) / f"{name}.json"
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", WRAPPER, str(report), *argv], cwd=copy, env=env, check=True, capture_output=True
+            )
+            seconds = time.perf_counter() - start
+            peak = json.loads(report.read_text())["max_rss_kb"] / 1024
+            rows.append(
+                {
+                    "what": f"memory: {name} on MNIST",
+                    "unit": "MB peak RSS",
+                    "pipeline": peak,
+                    "note": f"{seconds:.0f} s",
+                }
+            )
+    return rows
+
+
+def wait_for_queue(repo: Path, timeout: float = 1800) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = run("dvc", "queue", "status", cwd=repo).stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            if "Failed" in status:
+                raise RuntimeError(f"a queued experiment failed:\n{status}")
+            return
+        time.sleep(1)
+    raise TimeoutError("queued experiments did not finish")
+
+
+def bench_queue(stds: str = "0.15,0.25,0.35,0.45") -> list[dict[str, Any]]:
+    """A queued sweep of the main setting: one worker (torch's default threads) vs one worker per core, one thread
+    each. The committed results are checked out first, so each experiment reruns only the main chain."""
+    rows = []
+    cores = os.cpu_count() or 1
+    for jobs, threads in ((1, None), (cores, 1)):
+        with tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp:
+            copy = committed_copy(ROOT, Path(tmp) / "repo")
+            run("dvc", "cache", "dir", "--local", str(ROOT / ".dvc" / "cache"), cwd=copy)
+            run("dvc", "repro", cwd=copy)  # from the shared cache when it holds the committed run
+            run("dvc", "exp", "run", "--queue", "-S", f"noise.std={stds}", cwd=copy)
+            env = {**os.environ, "DVC_NO_ANALYTICS": "1"} | ({"OMP_NUM_THREADS": str(threads)} if threads else {})
+            start = time.perf_counter()
+            subprocess.run(
+                ["dvc", "queue", "start", "-j", str(jobs)], cwd=copy, env=env, check=True, capture_output=True
+            )
+            wait_for_queue(copy)
+            seconds = time.perf_counter() - start
+            run("dvc", "queue", "stop", "--kill", cwd=copy, check=False)
+        label = f"-j {jobs}" + (f", OMP_NUM_THREADS={threads}" if threads else "")
+        rows.append({"what": f"queued sweep of {len(stds.split(','))} exps, {label}", "unit": "s", "pipeline": seconds})
+    rows[-1]["note"] = f"speedup {rows[0]['pipeline'] / rows[1]['pipeline']:.2f}x over -j 1"
+    return rows

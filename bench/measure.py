@@ -43,6 +43,17 @@ def best_time(fn: Callable[[], Any], repeat: int = 3) -> float:
     return min(times)
 
 
+def paired_best(ours: Callable[[], Any], bare: Callable[[], Any], rounds: int = 3) -> tuple[float, float]:
+    """Best times of `ours` and `bare`, run alternately after a warm-up, so that drift hits both alike."""
+    ours()
+    bare()
+    t_ours, t_bare = [], []
+    for _ in range(rounds):
+        t_ours.append(best_time(ours, 1))
+        t_bare.append(best_time(bare, 1))
+    return min(t_ours), min(t_bare)
+
+
 def machine(device: torch.device) -> dict[str, Any]:
     cpu = platform.processor() or "unknown"
     if Path("/proc/cpuinfo").exists():
@@ -77,9 +88,9 @@ def bench_corrupt(n: int) -> list[dict[str, Any]]:
     }
     rows = []
     for setting in SETTINGS:
-        ours = best_time(lambda s=setting: corrupt(to_unit(images), s, rng_for(0, s, "train")))
-        ref = best_time(
-            lambda s=setting: bare[s["type"]](images.astype(np.float32) / 255, np.random.Generator(np.random.PCG64(0)))
+        ours, ref = paired_best(
+            lambda s=setting: corrupt(to_unit(images), s, rng_for(0, s, "train")),
+            lambda s=setting: bare[s["type"]](images.astype(np.float32) / 255, np.random.Generator(np.random.PCG64(0))),
         )
         rows.append({"what": f"corrupt {setting['type']}", "unit": "images/s", "pipeline": n / ours, "bare": n / ref})
     return rows
@@ -140,11 +151,9 @@ def bench_train(arch: str, n: int, epochs: int, device: torch.device, compile_mo
         seed_everything(0)
         bare_loop(build_model(model_params(arch), MNIST_SHAPE).to(device), x, y, epochs, device)
 
-    ours()  # warm-up: allocator, kernels, compilation
-    bare()
-    t_ours, t_bare = best_time(ours, 2), best_time(bare, 2)
+    t_ours, t_bare = paired_best(ours, bare)
     model = build_model(model_params(arch), MNIST_SHAPE).to(device)
-    t_eval = best_time(lambda: denoise(model, noisy, batch_size=1024, device=device))
+    t_eval = best_time(lambda: denoise(model, noisy, device=device))
     train_rate = n * epochs / t_ours
     return [
         {"what": f"train {arch}", "unit": "samples/s", "pipeline": train_rate, "bare": n * epochs / t_bare},

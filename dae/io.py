@@ -103,11 +103,21 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[
         save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata=pack_metadata(metadata))
 
 
-def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def load_arrays(path: str | Path, keys: tuple[str, ...] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Arrays (all, or only `keys`: the rest is never read into memory) and metadata of a safetensors file."""
+    from safetensors import safe_open
+
     if not Path(path).exists():
         raise DaeError(f"{path}: file not found; run `dvc repro` to produce it")
     try:
-        arrays = load_file(str(path))
+        if keys is None:
+            arrays = load_file(str(path))
+        else:
+            with safe_open(str(path), framework="numpy") as handle:
+                missing = set(keys) - set(handle.keys())
+                if missing:
+                    raise DaeError(f"{path}: has no {', '.join(sorted(missing))}")
+                arrays = {key: handle.get_tensor(key) for key in keys}
     except (SafetensorError, OSError) as exc:
         raise DaeError(f"{path}: not a readable safetensors file ({exc})") from None
     return arrays, read_metadata(path)

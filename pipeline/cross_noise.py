@@ -27,7 +27,7 @@ def main() -> None:
     names = list(load_params()["sweep"])
     tests = {}
     for name in names:
-        arrays, _ = load_arrays(Path(args.pairs) / f"{name}.safetensors")
+        arrays, _ = load_arrays(Path(args.pairs) / f"{name}.safetensors", keys=("test_noisy", "test_clean"))
         tests[name] = torch.from_numpy(arrays["test_noisy"]), torch.from_numpy(to_unit(arrays["test_clean"]))
     table = np.zeros((len(names), len(names)))
     for i, trained in enumerate(names):

@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("grid", help="PNG of noisy | denoised | clean test images")
     args = parser.parse_args()
     params = load_params()
-    arrays, meta = load_arrays(args.pairs)
+    arrays, meta = load_arrays(args.pairs, keys=("test_noisy", "test_clean"))
     noisy, clean = torch.from_numpy(arrays["test_noisy"]), torch.from_numpy(to_unit(arrays["test_clean"]))
     denoised = denoise(load_model(args.model), noisy)
     model_scores, noisy_scores = summarise(denoised, clean), summarise(noisy, clean)

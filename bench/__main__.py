@@ -16,12 +16,13 @@ from dae.io import write_json
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'benchmark':34} {'unit':12} {'pipeline':>10} {'bare':>10} {'ratio':>6}  note", "-" * 90]
+    width = max(len(r["what"]) for r in rows)
+    lines = [f"{'benchmark':{width}} {'unit':12} {'pipeline':>10} {'bare':>10} {'ratio':>6}  note", "-" * (width + 60)]
     for r in rows:
         bare = f"{r['bare']:10,.0f}" if "bare" in r else " " * 10
         ratio = f"{r['pipeline'] / r['bare']:6.2f}" if "bare" in r else " " * 6
         value = f"{r['pipeline']:10,.1f}" if r["pipeline"] < 100 else f"{r['pipeline']:10,.0f}"
-        lines.append(f"{r['what']:34} {r['unit']:12} {value} {bare} {ratio}  {r.get('note', '')}")
+        lines.append(f"{r['what']:{width}} {r['unit']:12} {value} {bare} {ratio}  {r.get('note', '')}".rstrip())
     return "\n".join(lines)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -242,16 +244,40 @@ def bench_memory(mirror: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def wait_for_queue(repo: Path, timeout: float = 1800) -> None:
+def run_queue(repo: Path, jobs: int, env: dict[str, str] | None = None, timeout: float = 1800) -> str:
+    """`dvc queue start -j jobs`, wait until no experiment is queued or running, stop the workers; return the
+    final `dvc queue status`.
+
+    DVC 3.67's workers can hang after "shutting down due to empty queue", and `dvc queue start` waits for them,
+    so it runs detached here and its workers are stopped explicitly once the queue is empty.
+    """
+    full_env = {**os.environ, "DVC_NO_ANALYTICS": "1", **(env or {})}
+    starter = subprocess.Popen(
+        ["dvc", "queue", "start", "-j", str(jobs)],
+        cwd=repo,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = run("dvc", "queue", "status", cwd=repo).stdout
-        if not any(word in status for word in ("Queued", "Running")):
-            if "Failed" in status:
-                raise RuntimeError(f"a queued experiment failed:\n{status}")
-            return
-        time.sleep(1)
-    raise TimeoutError("queued experiments did not finish")
+    try:
+        while True:
+            status = run("dvc", "queue", "status", cwd=repo).stdout
+            if "Failed" in status or not any(word in status for word in ("Queued", "Running")):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"queued experiments did not finish:\n{status}")
+            time.sleep(0.5)
+        return status
+    finally:
+        run("dvc", "queue", "stop", cwd=repo, check=False)
+        for pid_file in (repo / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid"):
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(starter.pid, signal.SIGTERM)
+        starter.wait(timeout=30)
 
 
 def bench_queue(stds: str = "0.15,0.25,0.35,0.45") -> list[dict[str, Any]]:
@@ -265,14 +291,12 @@ def bench_queue(stds: str = "0.15,0.25,0.35,0.45") -> list[dict[str, Any]]:
             run("dvc", "cache", "dir", "--local", str(ROOT / ".dvc" / "cache"), cwd=copy)
             run("dvc", "repro", cwd=copy)  # from the shared cache when it holds the committed run
             run("dvc", "exp", "run", "--queue", "-S", f"noise.std={stds}", cwd=copy)
-            env = {**os.environ, "DVC_NO_ANALYTICS": "1"} | ({"OMP_NUM_THREADS": str(threads)} if threads else {})
+            env = {"OMP_NUM_THREADS": str(threads)} if threads else {}
             start = time.perf_counter()
-            subprocess.run(
-                ["dvc", "queue", "start", "-j", str(jobs)], cwd=copy, env=env, check=True, capture_output=True
-            )
-            wait_for_queue(copy)
+            status = run_queue(copy, jobs, env)
             seconds = time.perf_counter() - start
-            run("dvc", "queue", "stop", "--kill", cwd=copy, check=False)
+            if "Failed" in status:
+                raise RuntimeError(f"a queued experiment failed:\n{status}")
         label = f"-j {jobs}" + (f", OMP_NUM_THREADS={threads}" if threads else "")
         rows.append({"what": f"queued sweep of {len(stds.split(','))} exps, {label}", "unit": "s", "pipeline": seconds})
     rows[-1]["note"] = f"speedup {rows[0]['pipeline'] / rows[1]['pipeline']:.2f}x over -j 1"

@@ -164,6 +164,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     "eval": {
         "grid_images": integer(1),
     },
+    "baselines": {
+        "n_test": integer(1),
+        "n_val": integer(1),
+        "n_slow": integer(1),
+        "seed": integer(0),
+    },
 }
 SETTING_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 

@@ -38,6 +38,7 @@ TOLERANCE = {
 SMALL = {
     "data": {"subset": 500},
     "train": {"epochs": 12, "batch_size": 32},
+    "baselines": {"n_test": 30, "n_val": 10, "n_slow": 2},
     "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}, "masking-0.5": {"type": "masking", "level": 0.5}},
 }
 

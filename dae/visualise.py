@@ -78,6 +78,41 @@ def plot_psnr_vs_noise(rows: list[dict], path: str | Path) -> None:
     _save_figure(fig, path)
 
 
+def plot_methods_vs_noise(rows: list[dict], path: str | Path) -> None:
+    """Test PSNR against noise level, one line per method (rows of {type, level, method, psnr})."""
+    types = sorted({r["type"] for r in rows})
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fig, axes = _figure(4.2 * len(types), 3.8, ncols=len(types))
+    for ax, kind in zip(axes, types, strict=True):
+        for i, method in enumerate(methods):
+            pts = sorted((r for r in rows if r["type"] == kind and r["method"] == method), key=lambda r: r["level"])
+            style = {"lw": 2.5, "color": "k"} if method == "autoencoder" else {"lw": 1, "color": f"C{i % 10}"}
+            ax.plot([p["level"] for p in pts], [p["psnr"] for p in pts], "o-", ms=3, label=method, **style)
+        ax.set(title=kind, xlabel="noise level", ylabel="PSNR (dB)")
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=7)
+    _save_figure(fig, path)
+
+
+def plot_method_grid(rows: dict[str, np.ndarray], path: str | Path, title: str) -> None:
+    """One labelled row per method (each (N, C, H, W) in [0, 1]): the same images through every denoiser."""
+    names = list(rows)
+    n = len(next(iter(rows.values())))
+    fig, axes = _figure(1.1 * n + 1.6, 1.1 * len(names), ncols=1)
+    fig.clf()
+    grid = fig.subplots(len(names), n, squeeze=False)
+    for r, name in enumerate(names):
+        for c in range(n):
+            ax = grid[r][c]
+            image = np.clip(rows[name][c], 0, 1).transpose(1, 2, 0)
+            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        grid[r][0].set_ylabel(name.replace("_", " "), rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title)
+    _save_figure(fig, path)
+
+
 def plot_heatmap(matrix: np.ndarray, rows: list[str], cols: list[str], path: str | Path, title: str) -> None:
     fig, (ax,) = _figure(1.2 + 0.9 * len(cols), 1.0 + 0.6 * len(rows))
     im = ax.imshow(matrix, cmap="viridis")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dae.io import write_text
 from dae.params import NOISE_TYPES, load_params
-from dae.visualise import plot_losses, plot_psnr_vs_noise
+from dae.visualise import plot_losses, plot_methods_vs_noise, plot_psnr_vs_noise
 from pipeline._stage import run
 
 COLUMNS = ("level", "psnr", "noisy_psnr", "ssim", "noisy_ssim")
@@ -29,6 +29,7 @@ def read_losses(live_dir: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("metrics", help="folder of per-setting evaluate JSON files (the sweep)")
+    parser.add_argument("baselines", help="folder of per-setting baselines JSON files")
     parser.add_argument("live", help="DVCLive folders: <live>/main and <live>/sweep/<setting>")
     parser.add_argument("out", help="folder for psnr_vs_noise/<type>.csv and the PNGs")
     args = parser.parse_args()
@@ -45,6 +46,13 @@ def main() -> None:
         writer.writerows(sorted((r for r in rows if r["type"] == kind), key=lambda r: r["level"]))
         write_text(out / "psnr_vs_noise" / f"{kind}.csv", text.getvalue())
     plot_psnr_vs_noise(rows, out / "psnr_vs_noise.png")
+    methods = []
+    for row in rows:
+        scores = json.loads((Path(args.baselines) / f"{row['name']}.json").read_text())
+        for method, values in scores.items():
+            if isinstance(values, dict) and "psnr" in values and method != "autoencoder_on_slow_subset":
+                methods.append({"type": row["type"], "level": row["level"], "method": method, "psnr": values["psnr"]})
+    plot_methods_vs_noise(methods, out / "baselines_vs_noise.png")
     live = Path(args.live)
     histories = {"main": read_losses(live / "main")} | {name: read_losses(live / "sweep" / name) for name in sweep}
     plot_losses(histories, out / "loss_curves.png")

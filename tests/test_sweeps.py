@@ -1,11 +1,12 @@
 """A sweep of the main setting as queued experiments, run by two parallel workers with one thread each."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 from conftest import sh
+
+from bench.measure import run_queue
 
 pytestmark = pytest.mark.slow
 
@@ -16,14 +17,7 @@ def test_queued_sweep_runs_on_two_workers(tiny_project: Path):
     sh("git", "commit", "-qm", "baseline", cwd=tiny_project)
     sh("dvc", "exp", "run", "--queue", "-S", "noise.std=0.1,0.5", cwd=tiny_project)
     assert sh("dvc", "queue", "status", cwd=tiny_project).stdout.count("Queued") == 2
-    sh("dvc", "queue", "start", "-j", "2", cwd=tiny_project, env={"OMP_NUM_THREADS": "1"})
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        status = sh("dvc", "queue", "status", cwd=tiny_project).stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(1)
-    sh("dvc", "queue", "stop", cwd=tiny_project, check=False)
+    status = run_queue(tiny_project, jobs=2, env={"OMP_NUM_THREADS": "1"}, timeout=300)
     assert status.count("Success") == 2, status
 
     shown = json.loads(sh("dvc", "exp", "show", "--json", cwd=tiny_project).stdout)

@@ -28,6 +28,7 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
         "plots",
         "corrupt_sweep@gaussian-0.2",
         "train_sweep@masking-0.5",
+        "baselines@masking-0.5",
         "evaluate_sweep@masking-0.5",
     } <= ran(first)
     metrics = json.loads((tiny_project / "metrics/eval.json").read_text())
@@ -38,7 +39,19 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
         assert (tiny_project / f"metrics/sweep/{name}.json").is_file()
     cross = json.loads((tiny_project / "metrics/cross_noise.json").read_text())
     assert set(cross) == {"gaussian-0.2", "masking-0.5"} and set(cross["masking-0.5"]) == set(cross)
-    for picture in ("eval/main.png", "loss_curves.png", "psnr_vs_noise.png", "cross_noise.png"):
+    baselines = json.loads((tiny_project / "metrics/baselines/masking-0.5.json").read_text())
+    methods = {"identity", "gaussian_blur", "median", "total_variation", "non_local_means", "wavelet", "bm3d"}
+    assert methods | {"autoencoder", "autoencoder_on_slow_subset"} <= set(baselines)
+    assert baselines["summary"]["n_test"] == 30 and baselines["summary"]["n_slow"] == 2
+    assert baselines["best_classical"] in methods
+    for picture in (
+        "eval/main.png",
+        "loss_curves.png",
+        "psnr_vs_noise.png",
+        "cross_noise.png",
+        "baselines_vs_noise.png",
+        "baselines/gaussian-0.2.png",
+    ):
         assert (tiny_project / "plots" / picture).read_bytes()[:4] == b"\x89PNG"
     assert sh("dvc", "status", "-q", cwd=tiny_project, check=False).returncode == 0
     assert ran(sh("dvc", "repro", cwd=tiny_project).stdout) == set()

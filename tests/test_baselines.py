@@ -50,3 +50,12 @@ def test_tuning_picks_the_knob_that_scores_best_on_val():
     assert chosen["size"] == max(scores, key=scores.get)
     # and the median filter is the textbook answer to salt-and-pepper noise: it beats doing nothing
     assert scores[chosen["size"]] > mean_psnr(noisy, clean)
+
+
+def test_bm3d_jitter_is_tolerated_only_for_bm3d_outputs():
+    from dae.repro import not_bit_stable
+
+    assert not_bit_stable("metrics/baselines/gaussian-0.1.json", "baselines@gaussian-0.1")
+    assert not_bit_stable("plots/baselines_vs_noise.png", "plots")
+    assert not not_bit_stable("metrics/eval.json", "evaluate")
+    assert not not_bit_stable("data/models/main.safetensors", "train")

@@ -10,6 +10,8 @@ import pytest
 import yaml
 from conftest import make_project, sh
 
+from dae.repro import compare, table
+
 pytestmark = pytest.mark.slow
 
 
@@ -46,7 +48,8 @@ def test_sigkill_during_training_then_repro_gives_the_uninterrupted_result(tmp_p
     assert not (live_tmp.parent / setting).exists(), "a killed training stage left a complete-looking log folder"
 
     sh("dvc", "repro", cwd=killed)
-    assert outputs(killed) == outputs(reference)
-    for metrics in (reference / "metrics").rglob("*.json"):
-        assert (killed / metrics.relative_to(reference)).read_text() == metrics.read_text()
+    # Every output hash and metric as in the uninterrupted run (BM3D's, which jitter by 1e-6, within 1e-3).
+    rows = compare(reference, killed, exact=True)
+    assert not [r for r in rows if r["status"].startswith("DIFFERS")], table(rows)
+    assert len(outputs(killed)) == len(outputs(reference))
     assert not list(killed.rglob(".tmp-*")), "temporaries of the killed run were left behind"

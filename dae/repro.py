@@ -28,6 +28,8 @@ EXACT_STAGES = ("download", "corrupt")
 TOLERANCE = {
     "psnr": (0.5, 0.0),
     "psnr_gain": (0.5, 0.0),
+    "best_classical_psnr": (0.5, 0.0),
+    "margin_db": (0.5, 0.0),
     "ssim": (0.01, 0.0),
     "mse": (0.0, 0.1),
     "loss": (0.0, 0.1),
@@ -174,10 +176,9 @@ def compare(a_root: Path, b_root: Path, exact: bool) -> list[dict[str, str]]:
         elif va == vb:
             status = "match"
         else:
-            if exact:
-                absolute, relative = NOISY_TOLERANCE if not_bit_stable(key.split(":")[0], "") else (0.0, 0.0)
-            else:
-                absolute, relative = tolerance_for(key)
+            absolute, relative = (0.0, 0.0) if exact else tolerance_for(key)
+            if not_bit_stable(key.split(":")[0], ""):
+                absolute = max(absolute, NOISY_TOLERANCE[0])
             within = abs(va - vb) <= absolute + relative * abs(va)
             status = f"within tolerance ({vb - va:+.2g})" if within else f"DIFFERS ({vb - va:+.3g})"
         rows.append(

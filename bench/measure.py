@@ -103,6 +103,7 @@ TRAIN = {
     "lr": 2e-3,
     "weight_decay": 1e-4,
     "optimizer": "adamw",
+    "schedule": "constant",
     "loss": "mse",
     "seed": 0,
     "amp": True,

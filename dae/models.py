@@ -25,6 +25,9 @@ ACTIVATIONS = {
     "elu": nn.ELU,
 }
 
+# Model options added after the first model files were written, with the value those files imply.
+OPTIONAL = {"bottleneck": "dense", "norm": "none", "blocks": 0}
+
 
 def _down_sizes(size: int, levels: int) -> list[int]:
     """Spatial size after each stride-2 convolution (kernel 3, padding 1)."""
@@ -34,8 +37,21 @@ def _down_sizes(size: int, levels: int) -> list[int]:
     return sizes
 
 
+def _conv(c_in: int, c_out: int, stride: int, act: type[nn.Module], norm: str) -> list[nn.Module]:
+    """3x3 convolution, then BatchNorm (which makes the conv's own bias redundant) and the activation."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=norm == "none")]
+    if norm == "batch":
+        layers.append(nn.BatchNorm2d(c_out))
+    return [*layers, act()]
+
+
 class Encoder(nn.Module):
-    """Image (C, H, W) -> latent vector. `conv`: stride-2 convolutions then a linear layer; `mlp`: linear layers."""
+    """Image (C, H, W) -> latent code.
+
+    `conv`: stride-2 convolutions (each followed by `blocks` stride-1 ones), then either a linear layer to a latent
+    vector (`bottleneck: dense`) or a convolution to a `latent`-channel map at the lowest resolution (`spatial`).
+    `mlp`: linear layers to a latent vector.
+    """
 
     def __init__(
         self,
@@ -46,6 +62,9 @@ class Encoder(nn.Module):
         latent: int,
         activation: str = "relu",
         dropout: float = 0.0,
+        bottleneck: str = "dense",
+        norm: str = "none",
+        blocks: int = 0,
     ):
         super().__init__()
         act = ACTIVATIONS[activation]
@@ -53,10 +72,15 @@ class Encoder(nn.Module):
         layers: list[nn.Module] = []
         if arch == "conv":
             for out in channels:
-                layers += [nn.Conv2d(c, out, 3, stride=2, padding=1), act()]
+                layers += _conv(c, out, 2, act, norm)
+                for _ in range(blocks):
+                    layers += _conv(out, out, 1, act, norm)
                 c = out
             h, w = _down_sizes(h, len(channels))[-1], _down_sizes(w, len(channels))[-1]
-            layers += [nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * h * w, latent)]
+            if bottleneck == "dense":
+                layers += [nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * h * w, latent)]
+            else:
+                layers += [nn.Dropout(dropout), nn.Conv2d(c, latent, 3, padding=1)]
         else:
             width = c * h * w
             layers.append(nn.Flatten())
@@ -71,7 +95,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Latent vector -> image logits; `forward` applies the sigmoid that maps them onto the [0, 1] data range."""
+    """Latent code -> image logits; `forward` applies the sigmoid that maps them onto the [0, 1] data range."""
 
     def __init__(
         self,
@@ -82,6 +106,9 @@ class Decoder(nn.Module):
         latent: int,
         activation: str = "relu",
         dropout: float = 0.0,
+        bottleneck: str = "dense",
+        norm: str = "none",
+        blocks: int = 0,
     ):
         super().__init__()
         act = ACTIVATIONS[activation]
@@ -89,19 +116,36 @@ class Decoder(nn.Module):
         layers: list[nn.Module] = []
         if arch == "conv":
             hs, ws = _down_sizes(h, len(channels)), _down_sizes(w, len(channels))
-            layers += [
-                nn.Linear(latent, channels[-1] * hs[-1] * ws[-1]),
-                act(),
-                nn.Dropout(dropout),
-                nn.Unflatten(1, (channels[-1], hs[-1], ws[-1])),
-            ]
+            if bottleneck == "dense":
+                layers += [
+                    nn.Linear(latent, channels[-1] * hs[-1] * ws[-1]),
+                    act(),
+                    nn.Dropout(dropout),
+                    nn.Unflatten(1, (channels[-1], hs[-1], ws[-1])),
+                ]
+            else:
+                layers += _conv(latent, channels[-1], 1, act, norm)
             outs = [*reversed(channels[:-1]), c]
             for i, out in enumerate(outs):
                 level = len(channels) - i
+                for _ in range(blocks):
+                    layers += _conv(channels[level - 1], channels[level - 1], 1, act, norm)
                 # output_padding picks the exact size the encoder came from (odd sizes such as 7 need 0, not 1).
                 pad = (hs[level - 1] - (2 * hs[level] - 1), ws[level - 1] - (2 * ws[level] - 1))
-                layers.append(nn.ConvTranspose2d(channels[level - 1], out, 3, stride=2, padding=1, output_padding=pad))
-                if i < len(outs) - 1:
+                last = i == len(outs) - 1
+                layers.append(
+                    nn.ConvTranspose2d(
+                        channels[level - 1],
+                        out,
+                        3,
+                        stride=2,
+                        padding=1,
+                        output_padding=pad,
+                        bias=last or norm == "none",
+                    )
+                )
+                if not last:
+                    layers += [nn.BatchNorm2d(out)] if norm == "batch" else []
                     layers.append(act())
         else:
             width = latent
@@ -126,6 +170,8 @@ class DenoisingAutoencoder(nn.Module):
         self.config = dict(config)
         shape = tuple(config["shape"])
         kwargs = {k: config[k] for k in ("arch", "channels", "hidden", "latent", "activation", "dropout")}
+        # Files saved before these options existed hold the plain conv/mlp models they default to.
+        kwargs |= {k: config.get(k, v) for k, v in OPTIONAL.items()}
         self.encoder = Encoder(shape, **kwargs)
         self.decoder = Decoder(shape, **kwargs)
         self._check_shape(shape)
@@ -149,7 +195,11 @@ class DenoisingAutoencoder(nn.Module):
 def model_config(model_params: dict[str, Any], shape: tuple[int, int, int]) -> dict[str, Any]:
     """The JSON-able config that rebuilds a model: the `model:` params plus the image shape."""
     keys = ("arch", "channels", "hidden", "latent", "activation", "dropout")
-    return {"shape": list(shape), **{k: model_params[k] for k in keys}}
+    return {
+        "shape": list(shape),
+        **{k: model_params[k] for k in keys},
+        **{k: model_params.get(k, v) for k, v in OPTIONAL.items()},
+    }
 
 
 def build_model(model_params: dict[str, Any], shape: tuple[int, int, int]) -> DenoisingAutoencoder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 
@@ -51,3 +52,26 @@ def corrupt(x: np.ndarray, setting: dict, rng: np.random.Generator, clip: bool =
 def to_unit(images: np.ndarray) -> np.ndarray:
     """uint8 images to float32 in [0, 1]."""
     return images.astype(np.float32) / np.float32(255.0)
+
+
+def sampler(
+    clean: np.ndarray, ranges: list[dict], seed: int, tag: str, clip: bool = True, salt_ratio: float = 0.5
+) -> Callable[[int], np.ndarray]:
+    """`draw(epoch)`: fresh noisy copies of `clean` (float32 in [0, 1]), seeded by (seed, tag, epoch).
+
+    Each image gets one of `ranges` ({type, low, high}) at random, and a level drawn uniformly in [low, high]:
+    one range with low == high redraws a single setting; several train a "blind" model across noise levels.
+    """
+
+    def draw(epoch: int) -> np.ndarray:
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(tag.encode()), epoch])))
+        which = rng.integers(len(ranges), size=len(clean))
+        out = np.empty_like(clean)
+        for k, r in enumerate(ranges):
+            idx = np.flatnonzero(which == k)
+            # One level per image, broadcast over its pixels.
+            levels = rng.uniform(r["low"], r["high"], size=(len(idx),) + (1,) * (clean.ndim - 1)).astype(np.float32)
+            out[idx] = corrupt(clean[idx], {"type": r["type"], "level": levels}, rng, clip, salt_ratio)
+        return out
+
+    return draw

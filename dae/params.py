@@ -146,6 +146,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "latent": integer(1),
         "activation": choice(*ACTIVATIONS),
         "dropout": number(0, 0.9),
+        "bottleneck": choice("dense", "spatial"),
+        "norm": choice("none", "batch"),
+        "blocks": integer(0),
     },
     "train": {
         "epochs": integer(1),
@@ -153,6 +156,8 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "lr": number(0, lo_open=True),
         "weight_decay": number(0),
         "optimizer": choice(*OPTIMIZERS),
+        "schedule": choice("constant", "onecycle"),
+        "fresh_noise": boolean,
         "loss": choice(*LOSSES),
         "device": choice(*DEVICES),
         "seed": integer(0),
@@ -193,13 +198,18 @@ def _section(name: str, raw: Any, spec: dict[str, Spec]) -> dict[str, Any]:
     return out
 
 
-def validate_setting(name: str, noise_type: Any, level: Any) -> dict[str, Any]:
-    """One noise setting as the corrupt stage uses it: {name, type, level}."""
+def validate_setting(name: str, noise_type: Any, level: Any, clip: Any = None) -> dict[str, Any]:
+    """One noise setting as the corrupt stage uses it: {name, type, level}, and `clip` where it overrides noise."""
     if not isinstance(name, str) or not SETTING_NAME.match(name):
         raise ParamError(f"params: sweep key {name!r} is not allowed; use letters, digits, '_', '-' and '.'")
     noise_type = choice(*NOISE_TYPES)(f"{name}.type", noise_type)
     bounds = number(0) if noise_type == "gaussian" else number(0, 1)
-    return {"name": name, "type": noise_type, "level": bounds(f"{name}.level", level)}
+    out = {"name": name, "type": noise_type, "level": bounds(f"{name}.level", level)}
+    if clip is not None:
+        if noise_type != "gaussian":
+            raise ParamError(f"params: {name}.clip is not allowed; only gaussian settings can be unclipped")
+        out["clip"] = boolean(f"{name}.clip", clip)
+    return out
 
 
 def _sweep(raw: Any) -> dict[str, dict[str, Any]]:
@@ -209,17 +219,59 @@ def _sweep(raw: Any) -> dict[str, dict[str, Any]]:
     for name, entry in raw.items():
         if name == MAIN:
             raise ParamError(f"params: sweep key {MAIN!r} is reserved for the main setting in noise:")
-        if not isinstance(entry, dict) or set(entry) != {"type", "level"}:
-            raise ParamError(f"params: sweep.{name} = {entry!r} is not allowed; expected {{type: ..., level: ...}}")
-        out[name] = validate_setting(name, entry["type"], entry["level"])
+        if not isinstance(entry, dict) or not {"type", "level"} <= set(entry) <= {"type", "level", "clip"}:
+            raise ParamError(
+                f"params: sweep.{name} = {entry!r} is not allowed; expected {{type: ..., level: ...}} "
+                "(gaussian entries may add clip: false)"
+            )
+        out[name] = validate_setting(name, entry["type"], entry["level"], entry.get("clip"))
     return out
+
+
+def _blind(raw: Any, sweep: dict[str, dict[str, Any]], clip: bool) -> dict[str, list[str]]:
+    """{model name: [noise types]}: each blind model is trained across the sweep's levels of those types."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ParamError(f"params: blind must be a mapping of name -> [noise types], got {raw!r}")
+    out = {}
+    for name, types in raw.items():
+        if not isinstance(name, str) or not SETTING_NAME.match(name):
+            raise ParamError(f"params: blind key {name!r} is not allowed; use letters, digits, '_', '-' and '.'")
+        if isinstance(types, str):
+            types = [types]
+        if not isinstance(types, list) or not types:
+            raise ParamError(f"params: blind.{name} = {types!r} is not allowed; expected a list of noise types")
+        for t in types:
+            choice(*NOISE_TYPES)(f"blind.{name}", t)
+            if not any(s["type"] == t and s.get("clip", clip) == clip for s in sweep.values()):
+                raise ParamError(
+                    f"params: blind.{name} names {t}, but the sweep has no {t} setting to take levels from"
+                )
+        out[name] = list(dict.fromkeys(types))
+    return out
+
+
+def blind_ranges(params: dict[str, Any], name: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The noise a blind model trains on ([{type, low, high}], one per type: the sweep's level range of that type)
+    and the sweep settings it covers (unclipped gaussian entries are left out when noise.clip is on, and vice versa).
+    """
+    clip = params["noise"]["clip"]
+    covered = [
+        k for k, s in params["sweep"].items() if s["type"] in params["blind"][name] and s.get("clip", clip) == clip
+    ]
+    ranges = []
+    for t in params["blind"][name]:
+        levels = [params["sweep"][k]["level"] for k in covered if params["sweep"][k]["type"] == t]
+        ranges.append({"type": t, "low": min(levels), "high": max(levels)})
+    return ranges, covered
 
 
 def validate(raw: Any) -> dict[str, Any]:
     """Check and coerce a whole params mapping; raises ParamError with one line naming the bad key."""
     if not isinstance(raw, dict):
         raise ParamError("params: params.yaml must hold a mapping of sections")
-    known = [*SCHEMA, "sweep"]
+    known = [*SCHEMA, "sweep", "blind"]
     for key in raw:
         if key not in known:
             raise ParamError(f"params: unknown section {key}{_closest(str(key), known)}")
@@ -231,6 +283,7 @@ def validate(raw: Any) -> dict[str, Any]:
     if "sweep" not in raw:
         raise ParamError("params: missing section sweep")
     out["sweep"] = _sweep(raw["sweep"])
+    out["blind"] = _blind(raw.get("blind"), out["sweep"], out["noise"]["clip"])
     return out
 
 

@@ -45,6 +45,7 @@ SMALL = {
     "train": {"epochs": 12, "batch_size": 32},
     "baselines": {"n_test": 30, "n_val": 10, "n_slow": 2},
     "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}, "masking-0.5": {"type": "masking", "level": 0.5}},
+    "blind": {"all": ["gaussian", "masking"]},
 }
 
 
@@ -57,10 +58,10 @@ def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 
 
 def merge(base: dict, override: dict) -> dict:
-    """`override` on top of `base`, section by section; a `sweep` override replaces the whole sweep."""
+    """`override` on top of `base`, section by section; a `sweep` or `blind` override replaces the whole section."""
     out = dict(base)
     for key, value in override.items():
-        out[key] = merge(base[key], value) if isinstance(value, dict) and key != "sweep" else value
+        out[key] = merge(base[key], value) if isinstance(value, dict) and key not in ("sweep", "blind") else value
     return out
 
 

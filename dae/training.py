@@ -115,8 +115,12 @@ def fit(
     train: dict[str, Any],
     device: torch.device,
     on_epoch: EpochHook | None = None,
+    redraw: Callable[[int], torch.Tensor] | None = None,
 ) -> tuple[DenoisingAutoencoder, list[dict[str, float]]]:
-    """Train on (noisy, clean) float tensors in [0, 1]; return the model with the best val loss, and the history."""
+    """Train on (noisy, clean) float tensors in [0, 1]; return the model with the best val loss, and the history.
+
+    `redraw(epoch)`, when given, returns fresh noisy training inputs for that epoch (same order as the clean ones).
+    """
     # cuDNN's convolutions are fastest on NHWC ("channels last") tensors; the CPU gains nothing from it.
     nhwc = device.type == "cuda" and model.config["arch"] == "conv"
     model.to(device, memory_format=torch.channels_last if nhwc else torch.preserve_format)
@@ -131,12 +135,19 @@ def fit(
     order = torch.Generator().manual_seed(train["seed"])
     n, bs = len(x_train), train["batch_size"]
     steps = (n + bs - 1) // bs
+    schedule = (
+        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=train["lr"], total_steps=train["epochs"] * steps)
+        if train["schedule"] == "onecycle"
+        else None
+    )
     best, best_val, history = None, float("inf"), []
     bar = tqdm(
         total=train["epochs"] * steps, desc="train", unit="batch", mininterval=1.0, dynamic_ncols=True, disable=None
     )  # a bar on terminals, silence in logs
     for epoch in range(train["epochs"]):
         model.train()
+        if redraw is not None and epoch > 0:  # epoch 0 trains on the precomputed pairs
+            x_train = to_device(redraw(epoch), device, nhwc)
         perm = torch.randperm(n, generator=order).to(device)
         losses = []  # summed once per epoch: no host-device sync and no extra kernels per step
         for i in range(0, n, bs):
@@ -147,6 +158,8 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             losses.append(batch_loss.detach())
             bar.update()
         sizes = torch.tensor([min(bs, n - i) for i in range(0, n, bs)], dtype=torch.float64, device=device)

@@ -33,11 +33,15 @@ def main() -> None:
     parser.add_argument("live", help="DVCLive folders: <live>/main and <live>/sweep/<setting>")
     parser.add_argument("out", help="folder for psnr_vs_noise/<type>.csv and the PNGs")
     args = parser.parse_args()
-    sweep = load_params()["sweep"]
+    params = load_params()
+    sweep = params["sweep"]
     rows = []
     for name, chosen in sweep.items():
         scores = json.loads((Path(args.metrics) / f"{name}.json").read_text())
-        rows.append({"name": name, "type": chosen["type"], **{k: scores[k] for k in COLUMNS}})
+        # Unclipped gaussian settings are another protocol: their own line, and no row in gaussian.csv.
+        unclipped = not chosen.get("clip", params["noise"]["clip"])
+        kind = f"{chosen['type']} (unclipped)" if unclipped and chosen["type"] == "gaussian" else chosen["type"]
+        rows.append({"name": name, "type": kind, **{k: scores[k] for k in COLUMNS}})
     out = Path(args.out)
     for kind in NOISE_TYPES:  # a file per type, even an empty one, so dvc.yaml can name them all
         text = io.StringIO()
@@ -55,6 +59,7 @@ def main() -> None:
     plot_methods_vs_noise(methods, out / "baselines_vs_noise.png")
     live = Path(args.live)
     histories = {"main": read_losses(live / "main")} | {name: read_losses(live / "sweep" / name) for name in sweep}
+    histories |= {f"blind-{name}": read_losses(live / "blind" / name) for name in params["blind"]}
     plot_losses(histories, out / "loss_curves.png")
     logging.info("plots -> %s", out)
 

@@ -24,6 +24,30 @@ def test_output_shape_and_range_for_each_dataset_shape(shape, arch):
     assert out.min() >= 0 and out.max() <= 1
 
 
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
+def test_spatial_bottleneck_with_batchnorm_and_extra_blocks(shape):
+    options = {"bottleneck": "spatial", "norm": "batch", "blocks": 1, "latent": 4}
+    model = build_model({**PARAMS, **options}, shape).eval()
+    x = torch.rand(3, *shape)
+    low = (shape[1] + 3) // 4  # two stride-2 levels
+    assert model.encoder(x).shape == (3, 4, low, low)  # a 4-channel map: the latent code is 4 x low x low
+    assert model(x).shape == x.shape
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    convs = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 2 * 2 + 1  # (stride-2 + one block) per level, then the latent convolution
+
+
+def test_files_from_before_the_conv_options_still_load(tmp_path):
+    model = build_model(PARAMS, (1, 8, 8)).eval()
+    path = tmp_path / "old.safetensors"
+    save_model(model, path)
+    assert model.config["bottleneck"] == "dense" and model.config["blocks"] == 0
+    old_config = {k: v for k, v in model.config.items() if k not in ("bottleneck", "norm", "blocks")}
+    assert DenoisingAutoencoder(old_config).config == old_config
+    x = torch.rand(2, 1, 8, 8)
+    assert torch.equal(load_model(path)(x), model(x))
+
+
 def test_three_conv_levels_on_odd_sizes():
     # 28 -> 14 -> 7 -> 4 and back up must land on 28 again, not 32.
     model = build_model({**PARAMS, "channels": [4, 8, 8]}, (1, 28, 28))

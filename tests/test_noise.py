@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dae.noise import corrupt, gaussian, masking, rng_for, salt_pepper
+from dae.noise import corrupt, gaussian, masking, rng_for, salt_pepper, sampler
 
 
 @pytest.fixture
@@ -60,3 +60,19 @@ def test_seed_follows_the_setting_content_not_its_name(images):
     a = corrupt(images, main, rng_for(0, main, "test"))
     b = corrupt(images, sweep, rng_for(0, sweep, "test"))
     np.testing.assert_array_equal(a, b)
+
+
+def test_sampler_redraws_per_epoch_and_spreads_levels_across_the_range(images):
+    ranges = [{"type": "masking", "low": 0.1, "high": 0.5}, {"type": "gaussian", "low": 0.2, "high": 0.2}]
+    draw = sampler(images, ranges, seed=0, tag="blind")
+    first = draw(1)
+    assert np.array_equal(first, draw(1))  # seeded by (seed, tag, epoch)
+    assert not np.array_equal(first, draw(2))
+    assert not np.array_equal(first, sampler(images, ranges, seed=0, tag="other")(1))
+    assert first.dtype == np.float32 and first.min() >= 0 and first.max() <= 1
+    diff = (first != images).reshape(len(images), -1).mean(axis=1)
+    masked = diff < 0.6  # gaussian noise moves nearly every pixel; masking at most half of them
+    assert 60 < masked.sum() < 140  # each image picks one of the two ranges
+    rates = diff[masked]
+    assert rates.min() < 0.2 and rates.max() > 0.4  # rates spread across [0.1, 0.5], not one value
+    assert np.allclose(images[masked][first[masked] != 0], first[masked][first[masked] != 0])

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dae.params import ParamError, load_params, main_setting, setting, validate
+from dae.params import ParamError, blind_ranges, load_params, main_setting, setting, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -81,6 +81,24 @@ def test_bad_sweep_entries():
         validate(with_value("sweep", {"main": {"type": "masking", "level": 0.1}}))
     with pytest.raises(ParamError, match=r"expected \{type: ..., level: ...\}"):
         validate(with_value("sweep", {"g": {"type": "gaussian", "std": 0.1}}))
+
+
+def test_unclipped_gaussian_entries_and_blind_models():
+    raw = with_value("sweep.g25", {"type": "gaussian", "level": 0.098, "clip": "false"})
+    params = validate(raw)
+    assert params["sweep"]["g25"] == {"name": "g25", "type": "gaussian", "level": 0.098, "clip": False}
+    ranges, covered = blind_ranges(params, "gaussian")
+    assert ranges == [{"type": "gaussian", "low": 0.1, "high": 0.5}]  # the unclipped entry is another protocol
+    assert "g25" not in covered and "gaussian-0.5" in covered
+    ranges, covered = blind_ranges(params, "all")
+    assert [r["type"] for r in ranges] == ["gaussian", "salt_pepper", "masking"]
+    assert len(covered) == 7
+    with pytest.raises(ParamError, match="only gaussian settings can be unclipped"):
+        validate(with_value("sweep.m", {"type": "masking", "level": 0.1, "clip": False}))
+    with pytest.raises(ParamError, match="blind.x names masking, but the sweep has no masking setting"):
+        validate(with_value("sweep", {"g": {"type": "gaussian", "level": 0.1}}) | {"blind": {"x": ["masking"]}})
+    with pytest.raises(ParamError, match="blind.x = 'speckle' is not allowed"):
+        validate(with_value("blind", {"x": ["speckle"]}))
 
 
 def test_unknown_setting_lists_the_known_ones():

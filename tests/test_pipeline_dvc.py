@@ -30,6 +30,7 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
         "train_sweep@masking-0.5",
         "baselines@masking-0.5",
         "evaluate_sweep@masking-0.5",
+        "train_blind@all",
     } <= ran(first)
     metrics = json.loads((tiny_project / "metrics/eval.json").read_text())
     assert {"psnr", "ssim", "mse", "noisy_psnr", "noisy_ssim", "noisy_mse"} <= set(metrics)
@@ -38,7 +39,13 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
         assert (tiny_project / f"data/models/sweep/{name}.safetensors").is_file()
         assert (tiny_project / f"metrics/sweep/{name}.json").is_file()
     cross = json.loads((tiny_project / "metrics/cross_noise.json").read_text())
-    assert set(cross) == {"gaussian-0.2", "masking-0.5"} and set(cross["masking-0.5"]) == set(cross)
+    settings = {"gaussian-0.2", "masking-0.5"}
+    assert set(cross) == settings | {"blind-all", "blind_minus_specialist"}
+    assert (
+        set(cross["masking-0.5"]) == set(cross["blind-all"]) == set(cross["blind_minus_specialist"]["all"]) == settings
+    )
+    gap = cross["blind_minus_specialist"]["all"]["masking-0.5"]
+    assert gap == pytest.approx(cross["blind-all"]["masking-0.5"] - cross["masking-0.5"]["masking-0.5"], abs=1e-3)
     baselines = json.loads((tiny_project / "metrics/baselines/masking-0.5.json").read_text())
     methods = {"identity", "gaussian_blur", "median", "total_variation", "non_local_means", "wavelet", "bm3d"}
     assert methods | {"autoencoder", "autoencoder_on_slow_subset"} <= set(baselines)

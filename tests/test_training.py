@@ -11,6 +11,7 @@ TRAIN = {
     "lr": 3e-3,
     "weight_decay": 0.0,
     "optimizer": "adamw",
+    "schedule": "constant",
     "loss": "mse",
     "seed": 0,
     "amp": True,
@@ -93,3 +94,31 @@ def test_compiled_training_matches_eager_closely():
         model, tiny_pairs(), tiny_pairs(32, seed=1), {**TRAIN, "compile": True}, torch.device("cpu")
     )
     assert history[-1]["train_loss"] == pytest.approx(eager_history[-1]["train_loss"], rel=1e-3)
+
+
+def test_fresh_noise_is_drawn_for_every_epoch_after_the_first():
+    noisy, clean = tiny_pairs()
+    asked = []
+
+    def redraw(epoch: int) -> torch.Tensor:
+        asked.append(epoch)
+        g = torch.Generator().manual_seed(epoch)
+        return (clean + 0.3 * torch.randn(clean.shape, generator=g)).clamp(0, 1)
+
+    seed_everything(0)
+    model = build_model(MODEL, (1, 8, 8))
+    _, fresh = fit(model, (noisy, clean), tiny_pairs(32, seed=1), TRAIN, torch.device("cpu"), redraw=redraw)
+    assert asked == list(range(1, TRAIN["epochs"]))
+    _, fixed = train_once()
+    assert fresh[0] == fixed[0]  # epoch 1 trains on the precomputed pairs either way
+    assert fresh[1]["train_loss"] != fixed[1]["train_loss"]
+
+
+def test_one_cycle_schedule_trains_and_changes_the_run():
+    seed_everything(0)
+    model = build_model(MODEL, (1, 8, 8))
+    _, cycled = fit(model, tiny_pairs(), tiny_pairs(32, seed=1), {**TRAIN, "schedule": "onecycle"}, torch.device("cpu"))
+    _, constant = train_once()
+    assert cycled[-1]["train_loss"] < 0.7 * cycled[0]["train_loss"]
+    # It starts at lr / 25, so the first epoch already differs from a constant lr.
+    assert cycled[0]["train_loss"] != constant[0]["train_loss"]

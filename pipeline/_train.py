@@ -1,0 +1,64 @@
+"""What the train stages share: check memory, fit with DVCLive logging, save the best model."""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from dvclive import Live
+
+from dae.io import atomic_dir
+from dae.models import build_model, save_model
+from dae.resources import require, training_bytes
+from dae.training import denoise, fit, pick_device, seed_everything
+from dae.visualise import comparison_grid
+
+
+def train_and_save(
+    params: dict[str, Any],
+    train_pairs: tuple[torch.Tensor, torch.Tensor],
+    val_pairs: tuple[torch.Tensor, torch.Tensor],
+    model_path: str,
+    live_dir: str,
+    extra: dict[str, Any],
+    redraw: Callable[[int], np.ndarray] | None = None,
+) -> None:
+    """Fit one model on float (noisy, clean) tensors; log losses and val grids per epoch; save the best by val loss.
+
+    `redraw(epoch)` gives fresh noisy training inputs for each epoch after the first (see `dae.noise.sampler`).
+    """
+    train = params["train"]
+    if train["threads"]:
+        torch.set_num_threads(train["threads"])
+    seed_everything(train["seed"], train["deterministic"])
+    device = pick_device(train["device"])
+    shape = tuple(train_pairs[1].shape[1:])
+    model = build_model(params["model"], shape)
+    n_images = len(train_pairs[1]) + len(val_pairs[1])
+    data, batch = training_bytes(model, n_images, shape, train["batch_size"])
+    lower = "train.batch_size" if batch > data else "data.subset (or train.batch_size)"
+    require(data + batch, f"training on {n_images:,} images in batches of {train['batch_size']:,}", lower, device)
+    x_val, y_val = val_pairs
+    shown = slice(0, params["eval"]["grid_images"])
+
+    # DVCLive writes as it goes; the folder appears under its real name only once training has finished.
+    with atomic_dir(live_dir) as tmp_dir, Live(dir=str(tmp_dir), dvcyaml=False, save_dvc_exp=False) as live:
+
+        def on_epoch(epoch: int, train_loss: float, val_loss: float, model: torch.nn.Module) -> None:
+            live.step = epoch  # DVCLive counts from 0; the logs count epochs from 1, like best_epoch
+            live.log_metric("train/loss", train_loss)
+            live.log_metric("val/loss", val_loss)
+            out = denoise(model, x_val[shown], device=device)
+            grid = comparison_grid([x_val[shown].numpy(), out.numpy(), y_val[shown].numpy()])
+            live.log_image(f"val_grid/epoch_{epoch:03d}.png", grid)
+            live.next_step()
+
+        fresh = (lambda epoch: torch.from_numpy(redraw(epoch))) if redraw else None
+        model, history = fit(model, train_pairs, val_pairs, train, device, on_epoch, fresh)
+        best = min(history, key=lambda h: h["val_loss"])
+        live.summary["best_epoch"] = best["epoch"]
+        live.summary["best_val_loss"] = best["val_loss"]
+    extra = {**extra, "best_epoch": best["epoch"], "best_val_loss": best["val_loss"], "epochs": train["epochs"]}
+    save_model(model, model_path, extra)
+    logging.info("best val loss %.5f at epoch %d -> %s", best["val_loss"], best["epoch"], model_path)

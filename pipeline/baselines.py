@@ -74,6 +74,7 @@ def main() -> None:
         "n_slow": len(slow),
         "n_val": len(val),
         "level": setting["level"],
+        **({"clipped": setting["clip"]} if setting["type"] == "gaussian" else {}),
         "autoencoder_psnr": results["autoencoder"]["psnr"],
         "best_classical_psnr": results[best]["psnr"],
         "margin_db": round(margins[best], 6),

@@ -30,6 +30,8 @@ def main() -> None:
     metrics = {**model_scores, **{f"noisy_{k}": v for k, v in noisy_scores.items()}}
     metrics["psnr_gain"] = metrics["psnr"] - metrics["noisy_psnr"]
     metrics["level"] = meta["setting"]["level"]
+    if meta["setting"]["type"] == "gaussian":  # the protocol: clipped to [0, 1] or not (changes every number)
+        metrics["clipped"] = meta["setting"]["clip"]
     metrics["n_images"] = len(clean)
     write_json(args.metrics, {k: round(v, 6) if isinstance(v, float) else v for k, v in metrics.items()})
     n = params["eval"]["grid_images"]

@@ -25,7 +25,7 @@ def test_output_shape_and_range_for_each_dataset_shape(shape, arch):
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
-def test_spatial_bottleneck_with_batchnorm_and_extra_blocks(shape):
+def test_spatial_bottleneck_with_batchnorm_and_extra_blocks(shape, tmp_path):
     options = {"bottleneck": "spatial", "norm": "batch", "blocks": 1, "latent": 4}
     model = build_model({**PARAMS, **options}, shape).eval()
     x = torch.rand(3, *shape)
@@ -35,6 +35,9 @@ def test_spatial_bottleneck_with_batchnorm_and_extra_blocks(shape):
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     convs = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 2 * 2 + 1  # (stride-2 + one block) per level, then the latent convolution
+    path = tmp_path / "bn.safetensors"
+    save_model(model, path)  # BatchNorm holds 0-dim buffers (num_batches_tracked)
+    assert torch.equal(load_model(path)(x), model(x))
 
 
 def test_files_from_before_the_conv_options_still_load(tmp_path):

@@ -104,3 +104,11 @@ def test_unclipped_gaussian_entries_and_blind_models():
 def test_unknown_setting_lists_the_known_ones():
     with pytest.raises(ParamError, match="known: main, gaussian-0.1"):
         setting(load_params(ROOT / "params.yaml"), "gaussian-0.9")
+
+
+def test_mnist_config_is_valid_and_keeps_the_default_sections():
+    mnist = load_params(ROOT / "configs/mnist.yaml")
+    default = load_params(ROOT / "params.yaml")
+    assert mnist["data"]["name"] == "mnist" and mnist["model"]["bottleneck"] == "spatial"
+    assert [k for k, s in mnist["sweep"].items() if s.get("clip") is False] == ["gaussian-25u", "gaussian-50u"]
+    assert set(mnist) == set(default) and mnist["blind"] == default["blind"]

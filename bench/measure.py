@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from dae.models import build_model
 from dae.noise import corrupt, rng_for, to_unit
+from dae.params import load_params
 from dae.repro import clear_results, committed_copy, run
 from dae.training import denoise, fit, make_optimizer, seed_everything
 
@@ -98,24 +99,13 @@ def bench_corrupt(n: int) -> list[dict[str, Any]]:
     return rows
 
 
-TRAIN = {
-    "batch_size": 64,
-    "lr": 2e-3,
-    "weight_decay": 1e-4,
-    "optimizer": "adamw",
-    "schedule": "constant",
-    "loss": "mse",
-    "seed": 0,
-    "amp": True,
-    "deterministic": True,
-    "compile": False,
-}
+# The pipeline's own knobs (validated), so the benchmark cannot drift from what `dvc repro` trains with.
+PARAMS = load_params(ROOT / "params.yaml")
+TRAIN = PARAMS["train"]
 
 
 def model_params(arch: str) -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load((ROOT / "params.yaml").read_text())["model"] | {"arch": arch}
+    return PARAMS["model"] | {"arch": arch}
 
 
 def bare_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, device: torch.device) -> None:

@@ -22,7 +22,7 @@ NOISE_TYPES = ("gaussian", "salt_pepper", "masking")
 LEVEL_KEY = {"gaussian": "std", "salt_pepper": "amount", "masking": "rate"}
 ARCHS = ("conv", "mlp")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh", "elu")
-LOSSES = ("mse", "bce")
+LOSSES = ("mse", "bce", "psnr")
 OPTIMIZERS = ("adam", "adamw")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAIN = "main"
@@ -163,8 +163,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "seed": integer(0),
         "deterministic": boolean,
         "amp": boolean,
+        "amp_cpu": boolean,
         "threads": integer(0),
         "compile": boolean,
+    },
+    "blind_train": {
+        "epochs": optional(integer(1)),
     },
     "eval": {
         "grid_images": integer(1),

@@ -51,14 +51,19 @@ def _figure(width: float = 6.4, height: float = 4.2, ncols: int = 1):
     return fig, list(axes[0])
 
 
-def plot_losses(histories: dict[str, list[dict[str, float]]], path: str | Path) -> None:
+LOSS_LABELS = {"mse": "MSE", "bce": "BCE", "psnr": "-PSNR (dB)"}
+
+
+def plot_losses(histories: dict[str, list[dict[str, float]]], path: str | Path, loss: str = "mse") -> None:
     """Train (dashed) and val (solid) loss per epoch, one colour per model."""
     fig, (ax,) = _figure()
     for i, (name, rows) in enumerate(histories.items()):
         epochs = [r["epoch"] for r in rows]
         ax.plot(epochs, [r["train"] for r in rows], "--", color=f"C{i % 10}", alpha=0.7)
         ax.plot(epochs, [r["val"] for r in rows], "-", color=f"C{i % 10}", label=name)
-    ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="Loss per epoch (solid: val, dashed: train)")
+    # -PSNR is negative: a log axis only for the losses that are positive.
+    scale = "linear" if loss == "psnr" else "log"
+    ax.set(xlabel="epoch", ylabel=LOSS_LABELS[loss], yscale=scale, title="Loss per epoch (solid: val, dashed: train)")
     ax.legend(fontsize=7, ncol=2)
     _save_figure(fig, path)
 

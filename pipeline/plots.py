@@ -60,7 +60,7 @@ def main() -> None:
     live = Path(args.live)
     histories = {"main": read_losses(live / "main")} | {name: read_losses(live / "sweep" / name) for name in sweep}
     histories |= {f"blind-{name}": read_losses(live / "blind" / name) for name in params["blind"]}
-    plot_losses(histories, out / "loss_curves.png")
+    plot_losses(histories, out / "loss_curves.png", params["train"]["loss"])
     logging.info("plots -> %s", out)
 
 

@@ -22,6 +22,8 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="a key of params.yaml blind:")
     args = parser.parse_args()
     params = load_params()
+    if params["blind_train"]["epochs"]:
+        params["train"]["epochs"] = params["blind_train"]["epochs"]
     ranges, covered = blind_ranges(params, args.name)
     noise = params["noise"]
     clean, meta = load_arrays(args.clean, keys=("train_x",))

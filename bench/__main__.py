@@ -11,7 +11,16 @@ from pathlib import Path
 
 import torch
 
-from bench.measure import ROOT, bench_corrupt, bench_memory, bench_pipeline, bench_queue, bench_train, machine
+from bench.measure import (
+    ROOT,
+    bench_corrupt,
+    bench_cpu_bf16,
+    bench_memory,
+    bench_pipeline,
+    bench_queue,
+    bench_train,
+    machine,
+)
 from dae.io import write_json
 
 
@@ -43,6 +52,8 @@ def main() -> None:
         rows += bench_train(arch, n, epochs, device)
         if args.compile:
             rows += [{**r, "what": r["what"] + " (compiled)"} for r in bench_train(arch, n, epochs, device, True)[:1]]
+    if not args.gpu:
+        rows += bench_cpu_bf16()
     if not args.quick and not args.gpu:
         rows += bench_pipeline()
         rows += bench_queue()

@@ -160,6 +160,32 @@ def bench_train(arch: str, n: int, epochs: int, device: torch.device, compile_mo
     ]
 
 
+def bench_cpu_bf16(n: int = 8192, epochs: int = 2) -> list[dict]:
+    """Training samples/s of the MNIST results model (configs/mnist.yaml) with `train.amp_cpu` (bf16 autocast,
+    NHWC) against the same fit in fp32, on the CPU."""
+    mnist = load_params(ROOT / "configs" / "mnist.yaml")
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(n, *MNIST_SHAPE, generator=g)
+    noisy = (clean + 0.3 * torch.randn(clean.shape, generator=g)).clamp(0, 1)
+    val = (noisy[: n // 10], clean[: n // 10])
+
+    def run_fit(amp_cpu: bool) -> None:
+        seed_everything(0)
+        model = build_model(mnist["model"], MNIST_SHAPE)
+        fit(model, (noisy, clean), val, {**mnist["train"], "epochs": epochs, "amp_cpu": amp_cpu}, torch.device("cpu"))
+
+    t_bf16, t_fp32 = paired_best(lambda: run_fit(True), lambda: run_fit(False))
+    return [
+        {
+            "what": "train MNIST model, bf16 (amp_cpu)",
+            "unit": "samples/s",
+            "pipeline": n * epochs / t_bf16,
+            "bare": n * epochs / t_fp32,
+            "note": "bare = the same fit in fp32",
+        }
+    ]
+
+
 def bench_pipeline() -> list[dict[str, Any]]:
     """Wall time of the default `dvc repro` from clean (a fresh copy of HEAD, no cache), then with nothing to do."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:

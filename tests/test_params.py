@@ -99,6 +99,9 @@ def test_unclipped_gaussian_entries_and_blind_models():
         validate(with_value("sweep", {"g": {"type": "gaussian", "level": 0.1}}) | {"blind": {"x": ["masking"]}})
     with pytest.raises(ParamError, match="blind.x = 'speckle' is not allowed"):
         validate(with_value("blind", {"x": ["speckle"]}))
+    assert validate(with_value("blind_train.epochs", 5))["blind_train"]["epochs"] == 5
+    with pytest.raises(ParamError, match="blind_train.epochs = 0 is not allowed; expected a whole number >= 1"):
+        validate(with_value("blind_train.epochs", 0))
 
 
 def test_unknown_setting_lists_the_known_ones():

@@ -74,6 +74,13 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
     shown = json.loads(sh("dvc", "exp", "show", "--json", cwd=tiny_project).stdout)
     assert "0.5" in json.dumps(shown)
 
+    # The blind models' own epochs retrain only them and what reads them.
+    exp = sh("dvc", "exp", "run", "-S", "blind_train.epochs=3", cwd=tiny_project).stdout
+    assert ran(exp) == {"train_blind@all", "cross_noise", "plots"}, exp
+    from dae.models import model_extra
+
+    assert model_extra(tiny_project / "data/models/blind/all.safetensors")["epochs"] == 3
+
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),

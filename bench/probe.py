@@ -1,0 +1,110 @@
+"""python -m bench.probe: train one MNIST model on one clipped gaussian level, in memory, and print its test PSNR.
+
+A quick way to compare model and training options before spending a full sweep on them. The starting point is
+configs/mnist.yaml; --model and --train override its keys (validated like params.yaml). Scores are on the first
+--test images of the MNIST test split, so they sit a little off the full-test-set numbers of a real run.
+
+    python -m bench.probe --std 0.1 --epochs 4 --model '{"channels": [32, 64], "latent": 16, "blocks": 1}'
+    python -m bench.probe --std 0.3 --epochs 4 --blind 0.1 0.5      # one model across std 0.1 to 0.5
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from dae.datasets import load_splits
+from dae.errors import DaeError
+from dae.metrics import psnr
+from dae.models import build_model
+from dae.noise import corrupt, rng_for, sampler, to_unit
+from dae.params import ParamError, validate
+from dae.training import denoise, fit, seed_everything
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def json_arg(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc.msg}): {text}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"lr\": 0.01}}', got {text}")
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--std", type=float, required=True, help="gaussian std of the training and test noise")
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--model", type=json_arg, default={}, help="JSON overrides of the model: section")
+    parser.add_argument("--train", type=json_arg, default={}, help="JSON overrides of the train: section")
+    parser.add_argument("--blind", type=float, nargs=2, metavar=("LOW", "HIGH"), help="train across this std range")
+    parser.add_argument("--test", type=int, default=2000, help="test images scored (and val images for selection)")
+    parser.add_argument("--train-images", type=int, default=None, help="train on the first N images (default: all)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--mirror", default=str(ROOT.parent / "shared" / "datasets"), help="folder holding mnist/")
+    parser.add_argument("--config", default=str(ROOT / "configs" / "mnist.yaml"))
+    args = parser.parse_args()
+
+    raw = yaml.safe_load(Path(args.config).read_text())
+    raw["model"] |= args.model
+    raw["train"] |= {**args.train, "epochs": args.epochs}
+    raw["data"] |= {"mirror": args.mirror}
+    try:
+        params = validate(raw)
+    except ParamError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        splits = load_splits(params["data"])
+    except DaeError as exc:
+        parser.exit(2, f"error: {exc}\n")
+
+    def pair(split: str, std: float, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        setting = {"type": "gaussian", "level": std}
+        clean = to_unit(splits[f"{split}_x"][:n])
+        return torch.from_numpy(corrupt(clean, setting, rng_for(0, setting, split))), torch.from_numpy(clean)
+
+    train_pairs, val_pairs = pair("train", args.std, args.train_images), pair("val", args.std, args.test)
+    redraw = None
+    if args.blind:
+        draw = sampler(
+            train_pairs[1].numpy(), [{"type": "gaussian", "low": args.blind[0], "high": args.blind[1]}], 0, "probe"
+        )
+        redraw = lambda epoch: torch.from_numpy(draw(epoch))  # noqa: E731
+        train_pairs = (redraw(0), train_pairs[1])
+    seed_everything(params["train"]["seed"], params["train"]["deterministic"])
+    model = build_model(params["model"], (1, 28, 28))
+    start = time.perf_counter()
+    model, history = fit(model, train_pairs, val_pairs, params["train"], torch.device("cpu"), None, redraw)
+    seconds = time.perf_counter() - start
+    levels = sorted({args.std, *(args.blind or ())} | ({0.3} if args.blind else set()))
+    scores = {}
+    for std in levels:
+        noisy, clean = pair("test", std, args.test)
+        scores[str(std)] = round(psnr(denoise(model, noisy), clean).mean().item(), 2)
+    print(
+        json.dumps(
+            {
+                "std": args.std,
+                "blind": args.blind,
+                "epochs": args.epochs,
+                "model": args.model,
+                "train": args.train,
+                "params": sum(p.numel() for p in model.parameters()),
+                "test_psnr": scores if args.blind else scores[str(args.std)],
+                "seconds": round(seconds),
+                "best_epoch": min(history, key=lambda h: h["val_loss"])["epoch"],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

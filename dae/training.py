@@ -130,7 +130,7 @@ def fit(
 
     `redraw(epoch)`, when given, returns fresh noisy training inputs for that epoch (same order as the clean ones).
     """
-    amp = train["amp"] if device.type == "cuda" else train["amp_cpu"] and device.type == "cpu"
+    amp = {"cuda": train["amp"], "cpu": train["amp_cpu"]}.get(device.type, False)
     # cuDNN's and oneDNN's bf16 convolutions are fastest on NHWC ("channels last") tensors. The CPU's fp32 path
     # keeps NCHW, so default (fp32) CPU runs keep the bits they always had.
     nhwc = (device.type == "cuda" or amp) and model.config["arch"] == "conv"

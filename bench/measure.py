@@ -124,14 +124,18 @@ def bare_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: 
             optimizer.step()
 
 
-def bench_train(arch: str, n: int, epochs: int, device: torch.device, compile_model: bool = False) -> list[dict]:
-    """Training samples/s: dae.training.fit (what the train stage runs, val loss per epoch included) vs bare_loop;
-    then test-set throughput of dae.training.denoise under inference_mode."""
+def synthetic_pairs(n: int) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Seeded random 28x28 (noisy, clean) images, and the first tenth of them as val (the pipeline's default)."""
     g = torch.Generator().manual_seed(0)
     clean = torch.rand(n, *MNIST_SHAPE, generator=g)
     noisy = (clean + 0.3 * torch.randn(clean.shape, generator=g)).clamp(0, 1)
-    n_val = n // 10  # the pipeline's default val split
-    val = (noisy[:n_val], clean[:n_val])
+    return noisy, clean, (noisy[: n // 10], clean[: n // 10])
+
+
+def bench_train(arch: str, n: int, epochs: int, device: torch.device, compile_model: bool = False) -> list[dict]:
+    """Training samples/s: dae.training.fit (what the train stage runs, val loss per epoch included) vs bare_loop;
+    then test-set throughput of dae.training.denoise under inference_mode."""
+    noisy, clean, val = synthetic_pairs(n)
     settings = {**TRAIN, "epochs": epochs, "compile": compile_model}
 
     def ours() -> None:
@@ -164,10 +168,7 @@ def bench_cpu_bf16(n: int = 8192, epochs: int = 2) -> list[dict]:
     """Training samples/s of the MNIST results model (configs/mnist.yaml) with `train.amp_cpu` (bf16 autocast,
     NHWC) against the same fit in fp32, on the CPU."""
     mnist = load_params(ROOT / "configs" / "mnist.yaml")
-    g = torch.Generator().manual_seed(0)
-    clean = torch.rand(n, *MNIST_SHAPE, generator=g)
-    noisy = (clean + 0.3 * torch.randn(clean.shape, generator=g)).clamp(0, 1)
-    val = (noisy[: n // 10], clean[: n // 10])
+    noisy, clean, val = synthetic_pairs(n)
 
     def run_fit(amp_cpu: bool) -> None:
         seed_everything(0)

@@ -42,7 +42,7 @@ def test_gpu_flag_without_a_gpu_is_one_clear_line():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (MIRROR / "mnist").is_dir(), reason="no local dataset mirror")
-def test_probe_trains_a_small_mnist_model_and_reports_json(tmp_path):
+def test_probe_trains_a_small_mnist_model_and_reports_json():
     proc = subprocess.run(
         [
             sys.executable,

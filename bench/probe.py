@@ -74,11 +74,10 @@ def main() -> None:
     train_pairs, val_pairs = pair("train", args.std, args.train_images), pair("val", args.std, args.test)
     redraw = None
     if args.blind:
-        draw = sampler(
+        redraw = sampler(
             train_pairs[1].numpy(), [{"type": "gaussian", "low": args.blind[0], "high": args.blind[1]}], 0, "probe"
         )
-        redraw = lambda epoch: torch.from_numpy(draw(epoch))  # noqa: E731
-        train_pairs = (redraw(0), train_pairs[1])
+        train_pairs = (torch.from_numpy(redraw(0)), train_pairs[1])
     seed_everything(params["train"]["seed"], params["train"]["deterministic"])
     model = build_model(params["model"], (1, 28, 28))
     start = time.perf_counter()

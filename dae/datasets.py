@@ -31,7 +31,13 @@ def resolve_mirror(mirror: str | None) -> str | None:
         return None
     if "://" in mirror:
         return mirror.rstrip("/")
-    folder = Path(mirror).expanduser().resolve()
+    try:
+        folder = Path(mirror).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop: RuntimeError before Python 3.13, OSError after
+        raise DaeError(
+            f"data mirror {mirror!r} cannot be opened ({exc.__class__.__name__}: {exc}); set data.mirror "
+            f"or ${MIRROR_ENV} to a folder or URL"
+        ) from None
     if not folder.is_dir():
         raise DaeError(f"data mirror {mirror!r} is not a folder (set data.mirror or ${MIRROR_ENV} to a folder or URL)")
     return str(folder)

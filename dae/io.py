@@ -13,9 +13,22 @@ from typing import Any
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
+from safetensors.numpy import save as safetensors_bytes
 
 from dae.errors import DaeError
+
+
+def _entry(path: str | Path) -> Path:
+    """`path` as a Path, refused unless its last part names an entry of its folder.
+
+    `plots/train/sweep/..` is `plots/train`: replacing "it" would delete a folder the caller never named (pathlib
+    also turns `a/.` into `a`, so the check reads the text as given).
+    """
+    tail = os.fspath(path).rstrip("/" + os.sep).split("/")[-1].split(os.sep)[-1]
+    if tail in ("", ".", ".."):
+        raise DaeError(f"{path}: refusing to write an output that is not a plain entry of its folder")
+    return Path(path)
 
 
 @contextlib.contextmanager
@@ -24,7 +37,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     A killed or failing writer leaves at most a hidden `.tmp-*` file, never a complete-looking output.
     """
-    path = Path(path)
+    path = _entry(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}.")
@@ -41,7 +54,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Like atomic_path, for a whole folder: filled under a temporary name, swapped in only on success."""
-    path = Path(path)
+    path = _entry(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}."))
@@ -97,10 +110,19 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise DaeError(f"{path}: not a readable safetensors file ({exc})") from None
 
 
-def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any] | None = None) -> None:
-    """Save arrays as safetensors, byte-identical for equal arrays and metadata."""
+def write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp), metadata=pack_metadata(metadata))
+        tmp.write_bytes(data)
+
+
+def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any] | None = None) -> None:
+    """Save arrays as safetensors, byte-identical for equal arrays and metadata.
+
+    Serialised in memory, then written through atomic_path: safetensors' own save_file writes a `.tmpXXXXXX` file
+    of its own beside the output, which a kill would leave behind under a name this project does not clean.
+    """
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    write_bytes(path, safetensors_bytes(arrays, metadata=pack_metadata(metadata)))
 
 
 def load_arrays(path: str | Path, keys: tuple[str, ...] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -9,11 +9,12 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from dae.errors import DaeError
-from dae.io import atomic_path, pack_metadata, read_metadata
+from dae.io import pack_metadata, read_metadata, write_bytes
 
 FORMAT = "dae-model/1"
 ACTIVATIONS = {
@@ -228,34 +229,69 @@ def save_model(model: DenoisingAutoencoder, path: str | Path, extra: dict[str, A
     meta = pack_metadata(
         {"format": FORMAT, "config": model.config, "extra": extra or {}, "sha256": weights_digest(tensors)}
     )
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+    write_bytes(path, safetensors_bytes(tensors, metadata=meta))  # from bytes: see dae.io.save_arrays
+
+
+def _file_config(path: Path) -> dict[str, Any]:
+    """The model config in a file's header, checked like params.yaml's `model:` section; DaeError if malformed."""
+    from dae.params import SCHEMA, ParamError, _section
+
+    meta = read_metadata(path)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise DaeError(f"{path}: not a {FORMAT} file (header format = {found!r})")
+    if not isinstance(meta.get("sha256"), str):
+        raise DaeError(f"{path}: no weights checksum in the header (saved by an older version?); rerun dvc repro")
+    config = meta.get("config")
+    shape = config.get("shape") if isinstance(config, dict) else None
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(s) is int and 0 < s <= 2**16 for s in shape)):
+        raise DaeError(f"{path}: the header's config has no valid image shape [C, H, W] (got {shape!r})")
+    try:
+        _section("model", {**OPTIONAL, **{k: v for k, v in config.items() if k != "shape"}}, SCHEMA["model"])
+    except ParamError as exc:
+        raise DaeError(f"{path}: the header's model config is not valid ({exc})") from None
+    return {"config": config, "sha256": meta["sha256"]}
+
+
+def _stored_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}  # noqa: SIM118 (not iterable)
+    except (SafetensorError, OSError) as exc:
+        raise DaeError(f"{path}: not a readable safetensors model ({exc})") from None
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> DenoisingAutoencoder:
     """Load a model saved by the pipeline (e.g. `data/models/main.safetensors`), in eval mode.
 
-    Reads only safetensors and JSON: no code from the file is ever executed.
+    Reads only safetensors and JSON: no code from the file is ever executed. The model is first built on the meta
+    device (no memory) and its tensor shapes checked against the file's, so a header declaring a huge model
+    allocates nothing; weights that fail their checksum or are not finite are refused.
     """
     path = Path(path)
     if not path.is_file():
         raise DaeError(f"{path}: model file not found")
-    meta = read_metadata(path)
+    header = _file_config(path)
+    try:
+        with torch.device("meta"):
+            model = DenoisingAutoencoder(header["config"])
+    except (DaeError, RuntimeError, ValueError) as exc:
+        raise DaeError(f"{path}: the header's config builds no model ({str(exc).splitlines()[0]})") from None
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if expected != _stored_shapes(path):
+        raise DaeError(f"{path}: the header's config does not match the stored tensors (edited or corrupted)")
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise DaeError(f"{path}: not a readable safetensors model ({exc})") from None
-    if meta.get("format") != FORMAT:
-        raise DaeError(f"{path}: not a {FORMAT} file (header format = {meta.get('format')!r})")
-    if "sha256" not in meta:
-        raise DaeError(f"{path}: no weights checksum in the header (saved by an older version?); rerun dvc repro")
-    if meta["sha256"] != weights_digest(tensors):
+    if header["sha256"] != weights_digest(tensors):
         raise DaeError(f"{path}: the weights do not match the checksum in the file's header (corrupted or edited)")
-    try:
-        model = DenoisingAutoencoder(meta["config"])
-        model.load_state_dict(tensors, strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise DaeError(f"{path}: config does not match the weights ({str(exc).splitlines()[0]})") from None
+    if not all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()):
+        raise DaeError(f"{path}: the weights hold NaN or infinite values; retrain the model")
+    # assign=True: the loaded tensors become the weights, so the file's tensors are the only copy in memory.
+    model.load_state_dict(tensors, strict=True, assign=True)
     return model.to(device).eval()
 
 

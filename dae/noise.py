@@ -57,13 +57,13 @@ def to_unit(images: np.ndarray) -> np.ndarray:
 def sampler(
     clean: np.ndarray, ranges: list[dict], seed: int, tag: str, clip: bool = True, salt_ratio: float = 0.5
 ) -> Callable[[int], np.ndarray]:
-    """`draw(epoch)`: fresh noisy copies of `clean` (float32 in [0, 1]), seeded by (seed, tag, epoch).
+    """`redraw(epoch)`: fresh noisy copies of `clean` (float32 in [0, 1]), seeded by (seed, tag, epoch).
 
     Each image gets one of `ranges` ({type, low, high}) at random, and a level drawn uniformly in [low, high]:
     one range with low == high redraws a single setting; several train a "blind" model across noise levels.
     """
 
-    def draw(epoch: int) -> np.ndarray:
+    def redraw(epoch: int) -> np.ndarray:
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(tag.encode()), epoch])))
         which = rng.integers(len(ranges), size=len(clean))
         out = np.empty_like(clean)
@@ -74,4 +74,4 @@ def sampler(
             out[idx] = corrupt(clean[idx], {"type": r["type"], "level": levels}, rng, clip, salt_ratio)
         return out
 
-    return draw
+    return redraw

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -42,43 +43,55 @@ def _null(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~", ""))
 
 
-def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> Spec:
+def _described(allowed: str, check: Spec) -> Spec:
+    """Attach the "what is allowed" text to a validator: error messages and docs/params.md both read it."""
+    check.allowed = allowed  # type: ignore[attr-defined]
+    return check
+
+
+def _as_float(key: str, value: Any, allowed: str) -> float:
+    """A finite float, or a ParamError: inf and nan are never a sensible knob (`-S train.epochs=inf`)."""
+    if isinstance(value, bool):
+        _fail(key, value, allowed)
+    try:
+        out = float(value)
+    except (TypeError, ValueError, OverflowError):
+        _fail(key, value, allowed)
+    if not math.isfinite(out):
+        _fail(key, value, allowed)
+    return out
+
+
+def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False, why: str = "") -> Spec:
     parts = []
     if lo is not None:
         parts.append(f"{'>' if lo_open else '>='} {lo:g}")
     if hi is not None:
         parts.append(f"<= {hi:g}")
-    allowed = "a number" + (" " + " and ".join(parts) if parts else "")
+    allowed = "a number" + (" " + " and ".join(parts) if parts else "") + (f" ({why})" if why else "")
 
     def check(key: str, value: Any) -> float:
-        if isinstance(value, bool):
-            _fail(key, value, allowed)
-        try:
-            out = float(value)
-        except (TypeError, ValueError):
-            _fail(key, value, allowed)
-        if out != out or (lo is not None and (out < lo or (lo_open and out == lo))) or (hi is not None and out > hi):
+        out = _as_float(key, value, allowed)
+        if (lo is not None and (out < lo or (lo_open and out == lo))) or (hi is not None and out > hi):
             _fail(key, value, allowed)
         return out
 
-    return check
+    return _described(allowed, check)
 
 
-def integer(lo: int | None = None) -> Spec:
+def integer(lo: int | None = None, hi: int | None = None, why: str = "") -> Spec:
     allowed = "a whole number" + (f" >= {lo}" if lo is not None else "")
+    allowed += (f" and <= {hi:,}" if lo is not None else f" <= {hi:,}") if hi is not None else ""
+    allowed += f" ({why})" if why else ""
 
     def check(key: str, value: Any) -> int:
-        if isinstance(value, bool):
+        as_float = _as_float(key, value, allowed)
+        if as_float != int(as_float) or (lo is not None and as_float < lo) or (hi is not None and as_float > hi):
             _fail(key, value, allowed)
-        try:
-            as_float = float(value)
-        except (TypeError, ValueError):
-            _fail(key, value, allowed)
-        if as_float != int(as_float) or (lo is not None and as_float < lo):
-            _fail(key, value, allowed)
-        return int(as_float)
+        # int(value) where it is already an int: floats lose whole numbers above 2**53.
+        return value if isinstance(value, int) else int(as_float)
 
-    return check
+    return _described(allowed, check)
 
 
 def choice(*options: str) -> Spec:
@@ -89,7 +102,7 @@ def choice(*options: str) -> Spec:
             _fail(key, value, allowed)
         return value
 
-    return check
+    return _described(allowed, check)
 
 
 def boolean(key: str, value: Any) -> bool:
@@ -106,20 +119,40 @@ def text(key: str, value: Any) -> str:
     return value
 
 
+_described("true or false", boolean)
+_described("a non-empty string", text)
+
+
 def optional(spec: Spec) -> Spec:
     def check(key: str, value: Any) -> Any:
         return None if _null(value) else spec(key, value)
 
-    return check
+    return _described(f"null, or {spec.allowed}", check)  # type: ignore[attr-defined]
 
 
-def int_list(key: str, value: Any) -> list[int]:
-    if isinstance(value, str):  # `-S model.channels=[16,32]` can arrive as text
-        value = yaml.safe_load(value)
-    if not isinstance(value, list) or not value:
-        _fail(key, value, "a non-empty list of whole numbers >= 1")
-    return [integer(1)(f"{key}[{i}]", v) for i, v in enumerate(value)]
+def int_list(item: Spec) -> Spec:
+    allowed = f"a non-empty list, each {item.allowed}"  # type: ignore[attr-defined]
 
+    def check(key: str, value: Any) -> list[int]:
+        if isinstance(value, str):  # `-S model.channels=[16,32]` can arrive as text
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError:
+                _fail(key, value, allowed)
+        if not isinstance(value, list) or not value:
+            _fail(key, value, allowed)
+        return [item(f"{key}[{i}]", v) for i, v in enumerate(value)]
+
+    return _described(allowed, check)
+
+
+# np.random.seed, called with every seed, takes 0 .. 2**32 - 1.
+seed = integer(0, 2**32 - 1, "NumPy's seed range")
+# Gaussian std is on the [0, 1] image scale: at 1 the noise is as large as the whole range and a noisy image is
+# about 0 dB PSNR; past that no denoiser, classical or learned, has a signal left to recover.
+gaussian_std = number(0, 1, why="the std is on the [0, 1] image scale; above 1 no signal is left")
+fraction = number(0, 1)
+positive_ints = int_list(integer(1))
 
 SCHEMA: dict[str, dict[str, Spec]] = {
     "data": {
@@ -128,21 +161,21 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "subset": optional(integer(1)),
         "val_fraction": number(0, 0.9, lo_open=True),
         "test_fraction": number(0, 0.9, lo_open=True),
-        "seed": integer(0),
+        "seed": seed,
     },
     "noise": {
         "type": choice(*NOISE_TYPES),
-        "std": number(0),
+        "std": gaussian_std,
         "clip": boolean,
-        "amount": number(0, 1),
-        "salt_ratio": number(0, 1),
-        "rate": number(0, 1),
-        "seed": integer(0),
+        "amount": fraction,
+        "salt_ratio": fraction,
+        "rate": fraction,
+        "seed": seed,
     },
     "model": {
         "arch": choice(*ARCHS),
-        "channels": int_list,
-        "hidden": int_list,
+        "channels": positive_ints,
+        "hidden": positive_ints,
         "latent": integer(1),
         "activation": choice(*ACTIVATIONS),
         "dropout": number(0, 0.9),
@@ -160,7 +193,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "fresh_noise": boolean,
         "loss": choice(*LOSSES),
         "device": choice(*DEVICES),
-        "seed": integer(0),
+        "seed": seed,
         "deterministic": boolean,
         "amp": boolean,
         "amp_cpu": boolean,
@@ -177,10 +210,18 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "n_test": integer(1),
         "n_val": integer(1),
         "n_slow": integer(1),
-        "seed": integer(0),
+        "seed": seed,
     },
 }
-SETTING_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Names become stage names, file names and command-line words: a plain word, never `.`, `..` or a path.
+SETTING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_RULE = "start with a letter or digit, then letters, digits, '.', '_' or '-' (no '..')"
+
+
+def check_name(section: str, name: Any) -> str:
+    if not isinstance(name, str) or not SETTING_NAME.match(name) or ".." in name:
+        raise ParamError(f"params: {section} key {name!r} is not allowed; {NAME_RULE}")
+    return name
 
 
 def _closest(key: str, options: list[str], prefix: str = "") -> str:
@@ -204,10 +245,9 @@ def _section(name: str, raw: Any, spec: dict[str, Spec]) -> dict[str, Any]:
 
 def validate_setting(name: str, noise_type: Any, level: Any, clip: Any = None) -> dict[str, Any]:
     """One noise setting as the corrupt stage uses it: {name, type, level}, and `clip` where it overrides noise."""
-    if not isinstance(name, str) or not SETTING_NAME.match(name):
-        raise ParamError(f"params: sweep key {name!r} is not allowed; use letters, digits, '_', '-' and '.'")
+    check_name("sweep", name)
     noise_type = choice(*NOISE_TYPES)(f"{name}.type", noise_type)
-    bounds = number(0) if noise_type == "gaussian" else number(0, 1)
+    bounds = gaussian_std if noise_type == "gaussian" else fraction
     out = {"name": name, "type": noise_type, "level": bounds(f"{name}.level", level)}
     if clip is not None:
         if noise_type != "gaussian":
@@ -240,8 +280,7 @@ def _blind(raw: Any, sweep: dict[str, dict[str, Any]], clip: bool) -> dict[str, 
         raise ParamError(f"params: blind must be a mapping of name -> [noise types], got {raw!r}")
     out = {}
     for name, types in raw.items():
-        if not isinstance(name, str) or not SETTING_NAME.match(name):
-            raise ParamError(f"params: blind key {name!r} is not allowed; use letters, digits, '_', '-' and '.'")
+        check_name("blind", name)
         if isinstance(types, str):
             types = [types]
         if not isinstance(types, list) or not types:
@@ -291,14 +330,36 @@ def validate(raw: Any) -> dict[str, Any]:
     return out
 
 
+# The bytes of each params file as load_params read them, for check_unchanged.
+_READ: dict[Path, bytes] = {}
+
+
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        data = Path(path).read_bytes()
+        _READ[Path(path).resolve()] = data
+        raw = yaml.safe_load(data.decode())
     except FileNotFoundError:
         raise ParamError(f"params: {path} not found; run from the repository root") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ParamError(f"params: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     return validate(raw)
+
+
+def check_unchanged(path: str | Path = "params.yaml") -> None:
+    """Refuse to write results when `path` changed since load_params read it.
+
+    Two `dvc exp run` in one workspace do that: the second rewrites params.yaml while the first trains, and the
+    first would save a model of one config under the other's params.
+    """
+    path = Path(path)
+    before = _READ.get(path.resolve())
+    now = path.read_bytes() if path.is_file() else None
+    if before is not None and now != before:
+        raise ParamError(
+            f"params: {path} changed while this stage ran (another `dvc exp run` in this workspace?); nothing was "
+            "written. Run one experiment at a time, or queue them: `dvc exp run --queue ...` then `dvc queue start`"
+        )
 
 
 def main_setting(params: dict[str, Any]) -> dict[str, Any]:

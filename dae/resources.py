@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +19,7 @@ HEADROOM = 0.8  # plan to use at most this share of what is free
 def available_memory(device: torch.device | None = None) -> int:
     """Bytes free for this process: GPU memory on CUDA; else the least of MemAvailable, the cgroup limit, and
     $DAE_MEMORY_LIMIT_MB."""
-    limits = []
-    if os.environ.get(LIMIT_ENV):
-        limits.append(int(float(os.environ[LIMIT_ENV]) * 2**20))
+    limits = [] if env_limit() is None else [env_limit()]
     if device is not None and device.type == "cuda":
         import torch
 
@@ -38,6 +37,20 @@ def available_memory(device: torch.device | None = None) -> int:
     return min(limits) if limits else 2**62
 
 
+def env_limit() -> int | None:
+    """$DAE_MEMORY_LIMIT_MB in bytes, None when unset; anything but a positive number is refused."""
+    raw = os.environ.get(LIMIT_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = math.nan
+    if not (math.isfinite(mb) and mb > 0):
+        raise DaeError(f"${LIMIT_ENV} = {raw!r} is not allowed; expected a number of MB > 0 (or unset it)")
+    return int(mb * 2**20)
+
+
 def require(needed: int, what: str, lower: str, device: torch.device | None = None) -> None:
     """Raise a one-line DaeError if `needed` bytes would not fit; `lower` names the param(s) that shrink it."""
     free = available_memory(device)
@@ -53,6 +66,7 @@ def activation_bytes(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
     import torch
 
     total = 0
+    device = next(model.parameters()).device
 
     def hook(_module, _inputs, output) -> None:
         nonlocal total
@@ -62,20 +76,32 @@ def activation_bytes(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
     handles = [m.register_forward_hook(hook) for m in leaves]
     try:
         with torch.no_grad():
-            model(torch.zeros(1, *shape))
+            model(torch.zeros(1, *shape, device=device))
     finally:
         for handle in handles:
             handle.remove()
     return total
 
 
-def training_bytes(model: torch.nn.Module, n_images: int, shape: tuple[int, ...], batch_size: int) -> tuple[int, int]:
-    """(bytes of the noisy + clean float32 tensors, bytes of one batch's activations, weights and optimizer)."""
-    pixels = 1
-    for side in shape:
-        pixels *= side
-    data = 2 * 4 * n_images * pixels
-    weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    # Activations are kept for backward and mirrored by their gradients; Adam keeps two moments per weight.
-    batch = 2 * batch_size * activation_bytes(model, shape) + 4 * weights
-    return data, batch
+def training_bytes(model: torch.nn.Module, n_images: int, shape: tuple[int, ...], batch_size: int) -> dict[str, int]:
+    """Bytes of training, by what sets them: `data` (the noisy + clean float32 tensors of all `n_images`),
+    `batch` (one batch's activations, kept for backward and mirrored by their gradients), and `weights` (weights,
+    gradients and Adam's two moments).
+
+    `model` may live on the meta device (`with torch.device("meta"): build_model(...)`): nothing is allocated, so
+    a config too big to build is refused before it is built.
+    """
+    data = 2 * 4 * n_images * math.prod(shape)
+    weights = 4 * sum(p.numel() * p.element_size() for p in model.parameters())
+    # A batch is never larger than the training set, whatever train.batch_size says.
+    batch = 2 * min(batch_size, n_images) * activation_bytes(model, shape)
+    return {"data": data, "batch": batch, "weights": weights}
+
+
+def knob_to_lower(parts: dict[str, int], model_params: dict) -> str:
+    """The param(s) that shrink the largest part of a training_bytes() estimate."""
+    largest = max(parts, key=parts.get)
+    if largest == "weights":
+        widths = "model.hidden" if model_params["arch"] == "mlp" else "model.channels"
+        return f"model.latent or {widths}"
+    return "train.batch_size" if largest == "batch" else "data.subset"

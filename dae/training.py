@@ -125,7 +125,7 @@ def fit(
     train: dict[str, Any],
     device: torch.device,
     on_epoch: EpochHook | None = None,
-    redraw: Callable[[int], torch.Tensor] | None = None,
+    redraw: Callable[[int], np.ndarray] | None = None,
 ) -> tuple[DenoisingAutoencoder, list[dict[str, float]]]:
     """Train on (noisy, clean) float tensors in [0, 1]; return the model with the best val loss, and the history.
 
@@ -158,7 +158,7 @@ def fit(
     for epoch in range(train["epochs"]):
         model.train()
         if redraw is not None and epoch > 0:  # epoch 0 trains on the precomputed pairs
-            x_train = to_device(redraw(epoch), device, nhwc)
+            x_train = to_device(torch.from_numpy(redraw(epoch)), device, nhwc)
         perm = torch.randperm(n, generator=order).to(device)
         losses = []  # summed once per epoch: no host-device sync and no extra kernels per step
         for i in range(0, n, bs):

@@ -1,6 +1,7 @@
 """What the train stages share: check memory, fit with DVCLive logging, save the best model."""
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -10,9 +11,23 @@ from dvclive import Live
 
 from dae.io import atomic_dir
 from dae.models import build_model, save_model
-from dae.resources import require, training_bytes
+from dae.params import check_unchanged
+from dae.resources import knob_to_lower, require, training_bytes
 from dae.training import denoise, fit, pick_device, seed_everything
 from dae.visualise import comparison_grid
+
+GRID_EPOCHS = 50
+
+
+def check_memory(params: dict[str, Any], shape: tuple[int, ...], n_train: int, n_val: int, device) -> None:
+    """Refuse, naming the knob, a run that would not fit: estimated on the meta device, before anything is built."""
+    train = params["train"]
+    with torch.device("meta"):
+        plan = build_model(params["model"], shape)
+    parts = training_bytes(plan, n_train, shape, train["batch_size"])
+    parts["data"] = training_bytes(plan, n_train + n_val, shape, 1)["data"]
+    what = f"training on {n_train + n_val:,} images in batches of {min(train['batch_size'], n_train):,}"
+    require(sum(parts.values()), what, knob_to_lower(parts, params["model"]), device)
 
 
 def train_and_save(
@@ -27,6 +42,7 @@ def train_and_save(
     """Fit one model on float (noisy, clean) tensors; log losses and val grids per epoch; save the best by val loss.
 
     `redraw(epoch)` gives fresh noisy training inputs for each epoch after the first (see `dae.noise.sampler`).
+    Stops with a ParamError, writing nothing, if params.yaml changed while it trained.
     """
     train = params["train"]
     if train["threads"]:
@@ -34,13 +50,12 @@ def train_and_save(
     seed_everything(train["seed"], train["deterministic"])
     device = pick_device(train["device"])
     shape = tuple(train_pairs[1].shape[1:])
+    check_memory(params, shape, len(train_pairs[1]), len(val_pairs[1]), device)
     model = build_model(params["model"], shape)
-    n_images = len(train_pairs[1]) + len(val_pairs[1])
-    data, batch = training_bytes(model, n_images, shape, train["batch_size"])
-    lower = "train.batch_size" if batch > data else "data.subset (or train.batch_size)"
-    require(data + batch, f"training on {n_images:,} images in batches of {train['batch_size']:,}", lower, device)
     x_val, y_val = val_pairs
     shown = slice(0, params["eval"]["grid_images"])
+    # At most about GRID_EPOCHS val grids, whatever train.epochs is: every k-th epoch, and the last.
+    every = math.ceil(train["epochs"] / GRID_EPOCHS)
 
     # DVCLive writes as it goes; the folder appears under its real name only once training has finished.
     with atomic_dir(live_dir) as tmp_dir, Live(dir=str(tmp_dir), dvcyaml=False, save_dvc_exp=False) as live:
@@ -49,13 +64,14 @@ def train_and_save(
             live.step = epoch  # DVCLive counts from 0; the logs count epochs from 1, like best_epoch
             live.log_metric("train/loss", train_loss)
             live.log_metric("val/loss", val_loss)
-            out = denoise(model, x_val[shown], device=device)
-            grid = comparison_grid([x_val[shown].numpy(), out.numpy(), y_val[shown].numpy()])
-            live.log_image(f"val_grid/epoch_{epoch:03d}.png", grid)
+            if epoch % every == 0 or epoch == train["epochs"]:
+                out = denoise(model, x_val[shown], device=device)
+                grid = comparison_grid([x_val[shown].numpy(), out.numpy(), y_val[shown].numpy()])
+                live.log_image(f"val_grid/epoch_{epoch:03d}.png", grid)
             live.next_step()
 
-        fresh = (lambda epoch: torch.from_numpy(redraw(epoch))) if redraw else None
-        model, history = fit(model, train_pairs, val_pairs, train, device, on_epoch, fresh)
+        model, history = fit(model, train_pairs, val_pairs, train, device, on_epoch, redraw)
+        check_unchanged()  # before anything is written under its real name
         best = min(history, key=lambda h: h["val_loss"])
         live.summary["best_epoch"] = best["epoch"]
         live.summary["best_val_loss"] = best["val_loss"]

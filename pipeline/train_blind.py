@@ -28,15 +28,15 @@ def main() -> None:
     noise = params["noise"]
     clean, meta = load_arrays(args.clean, keys=("train_x",))
     y_train = to_unit(clean["train_x"])
-    draw = sampler(y_train, ranges, noise["seed"], f"blind:{args.name}", noise["clip"], noise["salt_ratio"])
+    redraw = sampler(y_train, ranges, noise["seed"], f"blind:{args.name}", noise["clip"], noise["salt_ratio"])
     val = [
         load_arrays(Path(args.pairs) / f"{name}.safetensors", keys=("val_noisy", "val_clean"))[0] for name in covered
     ]
     x_val = torch.cat([torch.from_numpy(v["val_noisy"]) for v in val])
     y_val = torch.cat([torch.from_numpy(to_unit(v["val_clean"])) for v in val])
     extra = {"blind": {"ranges": ranges, "covers": covered, "clip": noise["clip"]}, "dataset": meta["dataset"]}
-    train_pairs = (torch.from_numpy(draw(0)), torch.from_numpy(y_train))
-    train_and_save(params, train_pairs, (x_val, y_val), args.model, args.live_dir, extra, draw)
+    train_pairs = (torch.from_numpy(redraw(0)), torch.from_numpy(y_train))
+    train_and_save(params, train_pairs, (x_val, y_val), args.model, args.live_dir, extra, redraw)
 
 
 if __name__ == "__main__":

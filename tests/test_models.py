@@ -101,7 +101,7 @@ def test_config_that_does_not_match_the_weights_is_refused(tmp_path):
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
-    with pytest.raises(DaeError, match="config does not match the weights"):
+    with pytest.raises(DaeError, match="config does not match the stored tensors"):
         load_model(path)
 
 

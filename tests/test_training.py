@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -101,10 +102,10 @@ def test_fresh_noise_is_drawn_for_every_epoch_after_the_first():
     noisy, clean = tiny_pairs()
     asked = []
 
-    def redraw(epoch: int) -> torch.Tensor:
+    def redraw(epoch: int) -> np.ndarray:  # dae.noise.sampler's contract: float32 arrays
         asked.append(epoch)
         g = torch.Generator().manual_seed(epoch)
-        return (clean + 0.3 * torch.randn(clean.shape, generator=g)).clamp(0, 1)
+        return (clean + 0.3 * torch.randn(clean.shape, generator=g)).clamp(0, 1).numpy()
 
     seed_everything(0)
     model = build_model(MODEL, (1, 8, 8))

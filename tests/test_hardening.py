@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import committed_text
 
 from dae.datasets import resolve_mirror
 from dae.errors import DaeError
@@ -21,7 +22,7 @@ from dae.models import build_model, load_model, save_model
 from dae.params import ParamError, validate
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = yaml.safe_load(subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True).stdout)
+DEFAULT = yaml.safe_load(committed_text("params.yaml"))
 MODEL = {"arch": "conv", "channels": [8, 16], "hidden": [32], "latent": 8, "activation": "relu", "dropout": 0.0}
 BAD_NAMES = ["..", ".", "a/b", "a b", "x$(touch pwned)", "-rf", "", "a..b"]
 

@@ -3,11 +3,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import committed_text
 
 from dae.params import ParamError, blind_ranges, load_params, main_setting, setting, validate
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = yaml.safe_load((ROOT / "params.yaml").read_text())
+COMMITTED = committed_text("params.yaml")  # not the workspace's: a user may have applied an experiment to it
+DEFAULT = yaml.safe_load(COMMITTED)
 
 
 def with_value(dotted: str, value):
@@ -20,8 +22,13 @@ def with_value(dotted: str, value):
     return raw
 
 
-def test_committed_params_are_valid():
-    params = load_params(ROOT / "params.yaml")
+def committed_params(tmp_path: Path) -> dict:
+    (tmp_path / "params.yaml").write_text(COMMITTED)
+    return load_params(tmp_path / "params.yaml")
+
+
+def test_committed_params_are_valid(tmp_path):
+    params = committed_params(tmp_path)
     assert params["data"]["name"] == "digits"
     assert main_setting(params) == {"name": "main", "type": "gaussian", "level": 0.3}
     assert setting(params, "masking-0.5") == {"name": "masking-0.5", "type": "masking", "level": 0.5}
@@ -104,14 +111,14 @@ def test_unclipped_gaussian_entries_and_blind_models():
         validate(with_value("blind_train.epochs", 0))
 
 
-def test_unknown_setting_lists_the_known_ones():
+def test_unknown_setting_lists_the_known_ones(tmp_path):
     with pytest.raises(ParamError, match="known: main, gaussian-0.1"):
-        setting(load_params(ROOT / "params.yaml"), "gaussian-0.9")
+        setting(committed_params(tmp_path), "gaussian-0.9")
 
 
-def test_mnist_config_is_valid_and_keeps_the_default_sections():
+def test_mnist_config_is_valid_and_keeps_the_default_sections(tmp_path):
     mnist = load_params(ROOT / "configs/mnist.yaml")
-    default = load_params(ROOT / "params.yaml")
+    default = committed_params(tmp_path)
     assert mnist["data"]["name"] == "mnist" and mnist["model"]["bottleneck"] == "spatial"
     assert [k for k, s in mnist["sweep"].items() if s.get("clip") is False] == ["gaussian-25u", "gaussian-50u"]
     assert set(mnist) == set(default) and mnist["blind"] == default["blind"]

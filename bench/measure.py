@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from dae.models import build_model
 from dae.noise import corrupt, rng_for, to_unit
 from dae.params import load_params
-from dae.repro import clear_results, committed_copy, run
 from dae.training import denoise, fit, make_optimizer, seed_everything
+from pipeline.repro import clear_results, committed_copy, run
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_SHAPE = (1, 28, 28)

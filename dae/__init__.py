@@ -1,8 +1,20 @@
 """Denoising autoencoders: data, noise, models, training, metrics and pictures for the DVC pipeline.
 
->>> import dae
->>> model = dae.load_model("data/models/main.safetensors")   # trained by `dvc repro`
->>> denoised = model(noisy_batch)                              # (N, C, H, W) floats in [0, 1]
+A model as the `model:` section of params.yaml describes it, for 8x8 grey images, on a batch of noisy ones (a
+trained one, after `dvc repro`: `dae.load_model("data/models/main.safetensors")`):
+
+>>> import torch
+>>> from dae.models import build_model
+>>> params = {"arch": "conv", "channels": [32, 64], "hidden": [256], "latent": 32, "activation": "relu",
+...           "dropout": 0.0, "bottleneck": "dense", "norm": "none", "blocks": 0}
+>>> model = build_model(params, (1, 8, 8)).eval()
+>>> noisy = torch.rand(16, 1, 8, 8)                  # (N, C, H, W), floats in [0, 1]
+>>> with torch.inference_mode():
+...     denoised = model(noisy)
+>>> denoised.shape
+torch.Size([16, 1, 8, 8])
+>>> bool(denoised.min() >= 0 and denoised.max() <= 1)
+True
 """
 
 from typing import Any

@@ -7,6 +7,7 @@ import logging
 import os
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,15 @@ def make_optimizer(model: torch.nn.Module, train: dict[str, Any]) -> torch.optim
     return cls(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
 
 
+def make_schedule(
+    optimizer: torch.optim.Optimizer, train: dict[str, Any], steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """`train.schedule: onecycle`: OneCycleLR over every step of the run (`steps` per epoch); else a constant lr."""
+    if train["schedule"] != "onecycle":
+        return None
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=train["lr"], total_steps=train["epochs"] * steps)
+
+
 def _autocast(device: torch.device, enabled: bool):
     # bf16 where the GPU has it (no loss scaling needed), fp16 otherwise; on the CPU only bf16 exists.
     if device.type not in ("cuda", "cpu") or not enabled:
@@ -118,19 +128,35 @@ def to_device(t: torch.Tensor, device: torch.device, channels_last: bool = False
     return t.contiguous(memory_format=torch.channels_last) if channels_last and t.dim() == 4 else t
 
 
-def fit(
+@dataclass
+class TrainState:
+    """What one fit() trains with, prepared once by `prepare`: the pairs on the device, the (compiled) forward, the
+    loss, the optimizer and its schedule, and the generator of each epoch's batch order."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler | None
+    order: torch.Generator
+    batch_size: int
+    steps: int  # batches per epoch
+    device: torch.device
+    amp: bool
+    nhwc: bool
+
+
+def prepare(
     model: DenoisingAutoencoder,
     train_pairs: tuple[torch.Tensor, torch.Tensor],
     val_pairs: tuple[torch.Tensor, torch.Tensor],
     train: dict[str, Any],
     device: torch.device,
-    on_epoch: EpochHook | None = None,
-    redraw: Callable[[int], np.ndarray] | None = None,
-) -> tuple[DenoisingAutoencoder, list[dict[str, float]]]:
-    """Train on (noisy, clean) float tensors in [0, 1]; return the model with the best val loss, and the history.
-
-    `redraw(epoch)`, when given, returns fresh noisy training inputs for that epoch (same order as the clean ones).
-    """
+) -> TrainState:
+    """Move the model and the pairs to `device` and build what the epochs share."""
     amp = {"cuda": train["amp"], "cpu": train["amp_cpu"]}.get(device.type, False)
     # cuDNN's and oneDNN's bf16 convolutions are fastest on NHWC ("channels last") tensors. The CPU's fp32 path
     # keeps NCHW, so default (fp32) CPU runs keep the bits they always had.
@@ -144,43 +170,79 @@ def fit(
     optimizer = make_optimizer(model, train)
     loss = loss_fn(train["loss"])
     order = torch.Generator().manual_seed(train["seed"])
-    n, bs = len(x_train), train["batch_size"]
-    steps = (n + bs - 1) // bs
-    schedule = (
-        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=train["lr"], total_steps=train["epochs"] * steps)
-        if train["schedule"] == "onecycle"
-        else None
+    bs = train["batch_size"]
+    steps = (len(x_train) + bs - 1) // bs
+    return TrainState(
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        forward=forward,
+        loss=loss,
+        optimizer=optimizer,
+        schedule=make_schedule(optimizer, train, steps),
+        order=order,
+        batch_size=bs,
+        steps=steps,
+        device=device,
+        amp=amp,
+        nhwc=nhwc,
     )
+
+
+def progress_bar(total: int) -> tqdm:
+    """A bar of `total` batches on terminals; silence in logs (disable=None: off when stderr is not a TTY)."""
+    return tqdm(total=total, desc="train", unit="batch", mininterval=1.0, dynamic_ncols=True, disable=None)
+
+
+def train_epoch(model: DenoisingAutoencoder, state: TrainState, bar: tqdm) -> float:
+    """One pass over `state`'s training pairs in a fresh random order; returns the mean training loss."""
+    model.train()
+    n, bs, device = len(state.x_train), state.batch_size, state.device
+    perm = torch.randperm(n, generator=state.order).to(device)
+    losses = []  # summed once per epoch: no host-device sync and no extra kernels per step
+    for i in range(0, n, bs):
+        idx = perm[i : i + bs]
+        x, y = state.x_train[idx], state.y_train[idx]
+        with _autocast(device, state.amp):
+            batch_loss = state.loss(state.forward(x), y)
+        state.optimizer.zero_grad(set_to_none=True)
+        batch_loss.backward()
+        state.optimizer.step()
+        if state.schedule is not None:
+            state.schedule.step()
+        losses.append(batch_loss.detach())
+        bar.update()
+    sizes = torch.tensor([min(bs, n - i) for i in range(0, n, bs)], dtype=torch.float64, device=device)
+    return (torch.stack(losses).double() * sizes).sum().item() / n
+
+
+def fit(
+    model: DenoisingAutoencoder,
+    train_pairs: tuple[torch.Tensor, torch.Tensor],
+    val_pairs: tuple[torch.Tensor, torch.Tensor],
+    train: dict[str, Any],
+    device: torch.device,
+    on_epoch: EpochHook | None = None,
+    redraw: Callable[[int], np.ndarray] | None = None,
+) -> tuple[DenoisingAutoencoder, list[dict[str, float]]]:
+    """Train on (noisy, clean) float tensors in [0, 1]; return the model with the best val loss, and the history.
+
+    `redraw(epoch)`, when given, returns fresh noisy training inputs for that epoch (same order as the clean ones).
+    """
+    state = prepare(model, train_pairs, val_pairs, train, device)
     best, best_val, history = None, float("inf"), []
-    bar = tqdm(
-        total=train["epochs"] * steps, desc="train", unit="batch", mininterval=1.0, dynamic_ncols=True, disable=None
-    )  # a bar on terminals, silence in logs
+    bar = progress_bar(train["epochs"] * state.steps)
     for epoch in range(train["epochs"]):
-        model.train()
         if redraw is not None and epoch > 0:  # epoch 0 trains on the precomputed pairs
-            x_train = to_device(torch.from_numpy(redraw(epoch)), device, nhwc)
-        perm = torch.randperm(n, generator=order).to(device)
-        losses = []  # summed once per epoch: no host-device sync and no extra kernels per step
-        for i in range(0, n, bs):
-            idx = perm[i : i + bs]
-            x, y = x_train[idx], y_train[idx]
-            with _autocast(device, amp):
-                batch_loss = loss(forward(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            batch_loss.backward()
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
-            losses.append(batch_loss.detach())
-            bar.update()
-        sizes = torch.tensor([min(bs, n - i) for i in range(0, n, bs)], dtype=torch.float64, device=device)
-        train_loss = (torch.stack(losses).double() * sizes).sum().item() / n
+            state.x_train = to_device(torch.from_numpy(redraw(epoch)), device, state.nhwc)
+        train_loss = train_epoch(model, state, bar)
         if not np.isfinite(train_loss):
             raise DaeError(f"training diverged at epoch {epoch + 1} (loss {train_loss}); lower train.lr")
-        val_loss = evaluate_loss(model, x_val, y_val, loss, 4 * bs, device, amp)
+        val_loss = evaluate_loss(model, state.x_val, state.y_val, state.loss, 4 * state.batch_size, device, state.amp)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
         bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-        if val_loss < best_val:
+        if val_loss < best_val:  # model selection: the weights of the best val loss so far
             best_val, best = val_loss, copy.deepcopy(model.state_dict())
         if on_epoch:
             on_epoch(epoch + 1, train_loss, val_loss, model)

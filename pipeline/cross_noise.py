@@ -5,12 +5,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from dae.io import load_arrays, write_json
+from dae.io import write_json
 from dae.metrics import psnr
 from dae.models import load_model
-from dae.noise import to_unit
+from dae.pairs import load_pairs
 from dae.params import blind_ranges, load_params
 from dae.training import denoise
 from dae.visualise import plot_heatmap
@@ -27,10 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     names = list(params["sweep"])
-    tests = {}
-    for name in names:
-        arrays, _ = load_arrays(Path(args.pairs) / f"{name}.safetensors", keys=("test_noisy", "test_clean"))
-        tests[name] = torch.from_numpy(arrays["test_noisy"]), torch.from_numpy(to_unit(arrays["test_clean"]))
+    tests = {name: load_pairs(Path(args.pairs) / f"{name}.safetensors", "test") for name in names}
     models = {name: Path(args.models) / f"{name}.safetensors" for name in names}
     models |= {f"blind-{name}": Path(args.blind) / f"{name}.safetensors" for name in params["blind"]}
     table = np.zeros((len(models), len(names)))

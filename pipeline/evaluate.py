@@ -3,12 +3,10 @@
 import argparse
 import logging
 
-import torch
-
-from dae.io import load_arrays, write_json
+from dae.io import read_metadata, write_json
 from dae.metrics import summarise
 from dae.models import load_model
-from dae.noise import to_unit
+from dae.pairs import load_pairs
 from dae.params import load_params
 from dae.training import denoise
 from dae.visualise import comparison_grid, save_png
@@ -23,8 +21,8 @@ def main() -> None:
     parser.add_argument("grid", help="PNG of noisy | denoised | clean test images")
     args = parser.parse_args()
     params = load_params()
-    arrays, meta = load_arrays(args.pairs, keys=("test_noisy", "test_clean"))
-    noisy, clean = torch.from_numpy(arrays["test_noisy"]), torch.from_numpy(to_unit(arrays["test_clean"]))
+    meta = read_metadata(args.pairs)
+    noisy, clean = load_pairs(args.pairs, "test")
     denoised = denoise(load_model(args.model), noisy)
     model_scores, noisy_scores = summarise(denoised, clean), summarise(noisy, clean)
     metrics = {**model_scores, **{f"noisy_{k}": v for k, v in noisy_scores.items()}}

@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from dae.repro import SMALL, clear_results, committed_copy, compare, fresh_dir, run, stale_stages, table
+from pipeline.repro import SMALL, clear_results, committed_copy, compare, fresh_dir, run, stale_stages, table
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,17 +2,12 @@
 
 import argparse
 
-import torch
-
-from dae.io import load_arrays
-from dae.noise import sampler, to_unit
+from dae.io import read_metadata
+from dae.noise import sampler
+from dae.pairs import load_pairs
 from dae.params import load_params
 from pipeline._stage import run
 from pipeline._train import train_and_save
-
-
-def pairs(arrays: dict, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.from_numpy(arrays[f"{split}_noisy"]), torch.from_numpy(to_unit(arrays[f"{split}_clean"]))
 
 
 def main() -> None:
@@ -22,8 +17,8 @@ def main() -> None:
     parser.add_argument("live_dir", help="DVCLive folder for loss curves and per-epoch val grids")
     args = parser.parse_args()
     params = load_params()
-    arrays, meta = load_arrays(args.pairs)
-    train_pairs = pairs(arrays, "train")
+    meta = read_metadata(args.pairs)
+    train_pairs = load_pairs(args.pairs, "train")
     redraw = None
     if params["train"]["fresh_noise"]:
         s = meta["setting"]
@@ -31,7 +26,7 @@ def main() -> None:
         tag = f"fresh:{s['type']}:{s['level']!r}"
         redraw = sampler(train_pairs[1].numpy(), one, s["seed"], tag, s["clip"], s["salt_ratio"])
     extra = {"setting": meta["setting"], "dataset": meta["dataset"]}
-    train_and_save(params, train_pairs, pairs(arrays, "val"), args.model, args.live_dir, extra, redraw)
+    train_and_save(params, train_pairs, load_pairs(args.pairs, "val"), args.model, args.live_dir, extra, redraw)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import torch
 
 from dae.io import load_arrays
 from dae.noise import sampler, to_unit
+from dae.pairs import load_pairs
 from dae.params import blind_ranges, load_params
 from pipeline._stage import run
 from pipeline._train import train_and_save
@@ -29,11 +30,8 @@ def main() -> None:
     clean, meta = load_arrays(args.clean, keys=("train_x",))
     y_train = to_unit(clean["train_x"])
     redraw = sampler(y_train, ranges, noise["seed"], f"blind:{args.name}", noise["clip"], noise["salt_ratio"])
-    val = [
-        load_arrays(Path(args.pairs) / f"{name}.safetensors", keys=("val_noisy", "val_clean"))[0] for name in covered
-    ]
-    x_val = torch.cat([torch.from_numpy(v["val_noisy"]) for v in val])
-    y_val = torch.cat([torch.from_numpy(to_unit(v["val_clean"])) for v in val])
+    val = [load_pairs(Path(args.pairs) / f"{name}.safetensors", "val") for name in covered]
+    x_val, y_val = torch.cat([noisy for noisy, _ in val]), torch.cat([clean for _, clean in val])
     extra = {"blind": {"ranges": ranges, "covers": covered, "clip": noise["clip"]}, "dataset": meta["dataset"]}
     train_pairs = (torch.from_numpy(redraw(0)), torch.from_numpy(y_train))
     train_and_save(params, train_pairs, (x_val, y_val), args.model, args.live_dir, extra, redraw)

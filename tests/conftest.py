@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dae.repro import SMALL, merge
+from pipeline.repro import SMALL, merge
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "datasets"

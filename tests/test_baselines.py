@@ -53,7 +53,7 @@ def test_tuning_picks_the_knob_that_scores_best_on_val():
 
 
 def test_bm3d_jitter_is_tolerated_only_for_bm3d_outputs():
-    from dae.repro import not_bit_stable
+    from pipeline.repro import not_bit_stable
 
     assert not_bit_stable("metrics/baselines/gaussian-0.1.json", "baselines@gaussian-0.1")
     assert not_bit_stable("plots/baselines_vs_noise.png", "plots")

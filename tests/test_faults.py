@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import make_project, sh
 
-from dae.repro import compare, table
+from pipeline.repro import compare, table
 
 pytestmark = pytest.mark.slow
 

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import struct
 
@@ -6,7 +7,17 @@ import torch
 
 from dae import load_model
 from dae.errors import DaeError
-from dae.models import Decoder, DenoisingAutoencoder, Encoder, build_model, model_extra, save_model
+from dae.models import (
+    ARCHITECTURES,
+    Decoder,
+    DenoisingAutoencoder,
+    Encoder,
+    ModelConfig,
+    build_model,
+    model_extra,
+    save_model,
+)
+from dae.params import ARCHS
 
 PARAMS = {"arch": "conv", "channels": [8, 16], "hidden": [32], "latent": 8, "activation": "relu", "dropout": 0.1}
 
@@ -118,3 +129,40 @@ def test_edited_weights_are_refused(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(DaeError, match="weights do not match the checksum"):
         load_model(path)
+
+
+def test_every_arch_the_params_accept_is_registered():
+    assert tuple(ARCHITECTURES) == ARCHS
+
+
+def test_weight_names_are_the_file_format():
+    # Model files store weights under these names: a refactor that renames a module breaks every saved model.
+    keys = list(build_model(PARAMS, (1, 8, 8)).state_dict())
+    assert keys == [
+        "encoder.net.0.weight",
+        "encoder.net.0.bias",
+        "encoder.net.2.weight",
+        "encoder.net.2.bias",
+        "encoder.net.6.weight",
+        "encoder.net.6.bias",
+        "decoder.net.0.weight",
+        "decoder.net.0.bias",
+        "decoder.net.4.weight",
+        "decoder.net.4.bias",
+        "decoder.net.6.weight",
+        "decoder.net.6.bias",
+    ]
+    assert list(build_model({**PARAMS, "arch": "mlp"}, (1, 8, 8)).state_dict())[:2] == [
+        "encoder.net.1.weight",
+        "encoder.net.1.bias",
+    ]
+
+
+def test_the_config_is_one_frozen_record_and_the_header_json_keeps_lists():
+    config = ModelConfig.from_params(PARAMS, (1, 8, 8))
+    header = build_model(PARAMS, (1, 8, 8)).config
+    assert header == config.to_dict() and ModelConfig.from_dict(header) == config
+    assert header["channels"] == [8, 16] and header["shape"] == [1, 8, 8]
+    assert header["bottleneck"] == "dense" and header["norm"] == "none" and header["blocks"] == 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.latent = 3  # type: ignore[misc]

@@ -1,11 +1,11 @@
-"""`dae.repro.compare`: which differences between two runs are tolerated, on hand-made run folders."""
+"""`pipeline.repro.compare`: which differences between two runs are tolerated, on hand-made run folders."""
 
 import json
 from pathlib import Path
 
 import yaml
 
-from dae.repro import compare
+from pipeline.repro import compare
 
 LOCK_STAGES = {
     "evaluate": "metrics/eval.json",

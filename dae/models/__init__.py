@@ -1,0 +1,109 @@
+"""Denoising autoencoders: which architectures exist, and how a model is built from params or loaded from a file.
+
+An architecture is a module of its own (conv.py, mlp.py) holding an Encoder and a Decoder subclass that build
+their layers from a ModelConfig; adding one is that module and its line in ARCHITECTURES (and its name in
+dae.params.ARCHS, which the params check reads without importing torch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dae.errors import DaeError
+from dae.models.base import Decoder, Encoder
+from dae.models.config import ModelConfig
+from dae.models.conv import ConvDecoder, ConvEncoder
+from dae.models.files import FORMAT, model_extra, read_header, read_weights, save_model, stored_shapes, weights_digest
+from dae.models.mlp import MLPDecoder, MLPEncoder
+
+__all__ = [
+    "ARCHITECTURES",
+    "FORMAT",
+    "Decoder",
+    "DenoisingAutoencoder",
+    "Encoder",
+    "ModelConfig",
+    "build_model",
+    "load_model",
+    "model_extra",
+    "save_model",
+    "weights_digest",
+]
+
+# model.arch -> (encoder class, decoder class).
+ARCHITECTURES: dict[str, tuple[type[Encoder], type[Decoder]]] = {
+    "conv": (ConvEncoder, ConvDecoder),
+    "mlp": (MLPEncoder, MLPDecoder),
+}
+
+
+def _architecture(arch: str) -> tuple[type[Encoder], type[Decoder]]:
+    if arch not in ARCHITECTURES:
+        raise DaeError(f"model: arch = {arch!r} is not allowed; expected one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch]
+
+
+class DenoisingAutoencoder(nn.Module):
+    """encoder -> latent -> decoder; output has the input's shape and lies in [0, 1]."""
+
+    def __init__(self, config: ModelConfig | dict[str, Any]):
+        super().__init__()
+        spec = config if isinstance(config, ModelConfig) else ModelConfig.from_dict(config)
+        # `config` is the JSON save_model writes. A header's dict is kept as read, so a file saved before an
+        # optional key existed is saved again with the same header.
+        self.config = spec.to_dict() if isinstance(config, ModelConfig) else dict(config)
+        encoder, decoder = _architecture(spec.arch)
+        self.encoder = encoder(spec)
+        self.decoder = decoder(spec)
+        self._check_shape(spec.shape)
+
+    def _check_shape(self, shape: tuple[int, ...]) -> None:
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            out = self(torch.zeros(2, *shape))
+        self.train(was_training)
+        if tuple(out.shape[1:]) != shape:
+            raise DaeError(f"model: output shape {tuple(out.shape[1:])} != input shape {shape}; change model.channels")
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder.logits(self.encoder(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+def build_model(model_params: dict[str, Any], shape: tuple[int, int, int]) -> DenoisingAutoencoder:
+    """A freshly initialised model from the `model:` params and the image shape (C, H, W)."""
+    config = ModelConfig.from_params(model_params, shape)
+    _architecture(config.arch)[0].check(config)
+    return DenoisingAutoencoder(config)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> DenoisingAutoencoder:
+    """Load a model saved by the pipeline (e.g. `data/models/main.safetensors`), in eval mode.
+
+    Reads only safetensors and JSON: no code from the file is ever executed. The model is first built on the meta
+    device (no memory) and its tensor shapes checked against the file's, so a header declaring a huge model
+    allocates nothing; weights that fail their checksum or are not finite are refused.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DaeError(f"{path}: model file not found")
+    header = read_header(path)
+    try:
+        with torch.device("meta"):
+            model = DenoisingAutoencoder(header["config"])
+    except (DaeError, RuntimeError, ValueError) as exc:
+        raise DaeError(f"{path}: the header's config builds no model ({str(exc).splitlines()[0]})") from None
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if expected != stored_shapes(path):
+        raise DaeError(f"{path}: the header's config does not match the stored tensors (edited or corrupted)")
+    tensors = read_weights(path, header["sha256"])
+    # assign=True: the loaded tensors become the weights, so the file's tensors are the only copy in memory.
+    model.load_state_dict(tensors, strict=True, assign=True)
+    return model.to(device).eval()

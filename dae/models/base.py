@@ -1,0 +1,52 @@
+"""What every architecture builds: an Encoder and a Decoder, each an `nn.Sequential` called `net`.
+
+The name `net` is part of the model file format: weights are stored as `encoder.net.0.weight` ... `decoder.net.N.bias`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dae.models.config import ModelConfig
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+}
+
+
+class Encoder(nn.Module):
+    """Image (C, H, W) -> latent code. An architecture subclasses it and passes its layers to __init__."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.net = nn.Sequential(*layers)
+
+    @classmethod
+    def check(cls, config: ModelConfig) -> None:
+        """Raise a DaeError naming the param to change when `config` is no sensible model of this architecture.
+
+        build_model calls it on params; load_model does not (a saved file is judged by its stored tensors).
+        """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """Latent code -> image logits; `forward` applies the sigmoid that maps them onto the [0, 1] data range."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.net = nn.Sequential(*layers)
+
+    def logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(z))

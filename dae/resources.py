@@ -92,10 +92,15 @@ def training_bytes(model: torch.nn.Module, n_images: int, shape: tuple[int, ...]
     a config too big to build is refused before it is built.
     """
     data = 2 * 4 * n_images * math.prod(shape)
-    weights = 4 * sum(p.numel() * p.element_size() for p in model.parameters())
+    weights = weight_bytes(model)
     # A batch is never larger than the training set, whatever train.batch_size says.
     batch = 2 * min(batch_size, n_images) * activation_bytes(model, shape)
     return {"data": data, "batch": batch, "weights": weights}
+
+
+def weight_bytes(model: torch.nn.Module) -> int:
+    """Weights, their gradients and Adam's two moments; exact on the meta device, where nothing is allocated."""
+    return 4 * sum(p.numel() * p.element_size() for p in model.parameters())
 
 
 def knob_to_lower(parts: dict[str, int], model_params: dict) -> str:

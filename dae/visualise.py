@@ -100,21 +100,26 @@ def plot_methods_vs_noise(rows: list[dict], path: str | Path) -> None:
 
 
 def plot_method_grid(rows: dict[str, np.ndarray], path: str | Path, title: str) -> None:
-    """One labelled row per method (each (N, C, H, W) in [0, 1]): the same images through every denoiser."""
+    """One labelled row per method (each (N, C, H, W) in [0, 1]): the same images through every denoiser.
+
+    Drawn as one mosaic in one axes: a subplot per image cost 1.5 s a picture, more than the methods it shows.
+    """
     names = list(rows)
-    n = len(next(iter(rows.values())))
-    fig, axes = _figure(1.1 * n + 1.6, 1.1 * len(names), ncols=1)
-    fig.clf()
-    grid = fig.subplots(len(names), n, squeeze=False)
+    n, c, h, w = next(iter(rows.values())).shape
+    gap = max(1, h // 8)
+    mosaic = np.ones((len(names) * (h + gap) - gap, n * (w + gap) - gap, c), dtype=np.float32)
     for r, name in enumerate(names):
-        for c in range(n):
-            ax = grid[r][c]
-            image = np.clip(rows[name][c], 0, 1).transpose(1, 2, 0)
-            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        grid[r][0].set_ylabel(name.replace("_", " "), rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(title)
+        for i in range(n):
+            top, left = r * (h + gap), i * (w + gap)
+            mosaic[top : top + h, left : left + w] = np.clip(rows[name][i], 0, 1).transpose(1, 2, 0)
+    fig, (ax,) = _figure(1.1 * n + 1.6, 1.1 * len(names))
+    ax.imshow(mosaic[..., 0] if c == 1 else mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([r * (h + gap) + h / 2 for r in range(len(names))], [name.replace("_", " ") for name in names])
+    ax.tick_params(length=0, labelsize=8)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(title)
     _save_figure(fig, path)
 
 

@@ -12,22 +12,31 @@ from dvclive import Live
 from dae.io import atomic_dir
 from dae.models import build_model, save_model
 from dae.params import check_unchanged
-from dae.resources import knob_to_lower, require, training_bytes
+from dae.resources import knob_to_lower, require, training_bytes, weight_bytes
 from dae.training import denoise, fit, pick_device, seed_everything
 from dae.visualise import comparison_grid
 
 GRID_EPOCHS = 50
 
 
-def check_memory(params: dict[str, Any], shape: tuple[int, ...], n_train: int, n_val: int, device) -> None:
-    """Refuse, naming the knob, a run that would not fit: estimated on the meta device, before anything is built."""
+def build_within_memory(
+    params: dict[str, Any], shape: tuple[int, ...], n_train: int, n_val: int, device: torch.device
+) -> torch.nn.Module:
+    """The model, built only once training it is known to fit; else a one-line refusal naming the knob to lower.
+
+    The weights (the part a huge `model.latent` blows up) are counted on the meta device, before anything is
+    allocated; the activations of one sample, on the real model once its weights are known to fit.
+    """
     train = params["train"]
+    what = f"training on {n_train + n_val:,} images in batches of {min(train['batch_size'], n_train):,}"
     with torch.device("meta"):
         plan = build_model(params["model"], shape)
-    parts = training_bytes(plan, n_train, shape, train["batch_size"])
-    parts["data"] = training_bytes(plan, n_train + n_val, shape, 1)["data"]
-    what = f"training on {n_train + n_val:,} images in batches of {min(train['batch_size'], n_train):,}"
+    parts = {"data": 2 * 4 * (n_train + n_val) * math.prod(shape), "batch": 0, "weights": weight_bytes(plan)}
     require(sum(parts.values()), what, knob_to_lower(parts, params["model"]), device)
+    model = build_model(params["model"], shape)
+    parts["batch"] = training_bytes(model, n_train, shape, train["batch_size"])["batch"]
+    require(sum(parts.values()), what, knob_to_lower(parts, params["model"]), device)
+    return model
 
 
 def train_and_save(
@@ -50,8 +59,7 @@ def train_and_save(
     seed_everything(train["seed"], train["deterministic"])
     device = pick_device(train["device"])
     shape = tuple(train_pairs[1].shape[1:])
-    check_memory(params, shape, len(train_pairs[1]), len(val_pairs[1]), device)
-    model = build_model(params["model"], shape)
+    model = build_within_memory(params, shape, len(train_pairs[1]), len(val_pairs[1]), device)
     x_val, y_val = val_pairs
     shown = slice(0, params["eval"]["grid_images"])
     # At most about GRID_EPOCHS val grids, whatever train.epochs is: every k-th epoch, and the last.

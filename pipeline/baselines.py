@@ -1,4 +1,8 @@
-"""Stage `baselines`: classical denoisers tuned on val, then scored on the same test pairs as the autoencoder."""
+"""Classical denoisers tuned on val, then scored on the same test pairs as the autoencoder.
+
+`compare` runs inside the `evaluate_sweep@<setting>` stages (pipeline/evaluate_sweep.py), which have the model
+loaded already; `python -m pipeline.baselines MODEL PAIRS METRICS GRID` runs it on its own.
+"""
 
 from __future__ import annotations
 
@@ -93,20 +97,15 @@ def headline(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("model", help="the autoencoder trained on this setting")
-    parser.add_argument("pairs", help="the setting's noisy/clean pairs")
-    parser.add_argument("metrics", help="JSON file: per method, its test scores and tuned knobs")
-    parser.add_argument("grid", help="PNG: the same test images through every method")
-    args = parser.parse_args()
-    cfg = load_params()["baselines"]
-    setting = read_metadata(args.pairs)["setting"]
-    v_noisy, v_clean = (t.numpy() for t in load_pairs(args.pairs, "val"))
-    noisy, clean = (t.numpy() for t in load_pairs(args.pairs, "test"))
+def compare(model: torch.nn.Module, pairs: str, metrics: str, grid: str, cfg: dict[str, Any]) -> None:
+    """Score `model` and every classical method on the seeded subsets of the setting's test pairs in `pairs`; write
+    the scores and tuned knobs to `metrics` (JSON) and the same test images through every method to `grid` (PNG)."""
+    setting = read_metadata(pairs)["setting"]
+    v_noisy, v_clean = (t.numpy() for t in load_pairs(pairs, "val"))
+    noisy, clean = (t.numpy() for t in load_pairs(pairs, "test"))
     rows = RowChoice.draw(len(v_clean), len(clean), cfg)
 
-    autoencoder = denoise(load_model(args.model), torch.from_numpy(noisy[rows.test])).numpy()
+    autoencoder = denoise(model, torch.from_numpy(noisy[rows.test])).numpy()
     results = {"autoencoder": scores(autoencoder, clean[rows.test])}
     methods, shown = score_classical(setting, (v_noisy[rows.val], v_clean[rows.val]), (noisy, clean), rows)
     # Slow methods ran on fewer images: score the autoencoder on exactly those too, so the comparison is fair.
@@ -115,15 +114,25 @@ def main() -> None:
     margin = margins(results, methods)
     best = min(margin, key=margin.get)
     results |= {"summary": headline(results, setting, rows, best, margin[best]), "best_classical": best}
-    write_json(args.metrics, results)
+    write_json(metrics, results)
     shown = {"noisy": noisy[rows.test][:6], **shown, "autoencoder": autoencoder[:6], "clean": clean[rows.test][:6]}
-    plot_method_grid(shown, args.grid, f"{setting['type']} {setting['level']:g}")
+    plot_method_grid(shown, grid, f"{setting['type']} {setting['level']:g}")
     logging.info(
         "autoencoder %.2f dB; margin over the best classical method (%s): %+.2f dB",
         results["autoencoder"]["psnr"],
         best,
         margin[best],
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model", help="the autoencoder trained on this setting")
+    parser.add_argument("pairs", help="the setting's noisy/clean pairs")
+    parser.add_argument("metrics", help="JSON file: per method, its test scores and tuned knobs")
+    parser.add_argument("grid", help="PNG: the same test images through every method")
+    args = parser.parse_args()
+    compare(load_model(args.model), args.pairs, args.metrics, args.grid, load_params()["baselines"])
 
 
 def denoise_subset(outputs: np.ndarray, rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:

@@ -55,7 +55,8 @@ def test_tuning_picks_the_knob_that_scores_best_on_val():
 def test_bm3d_jitter_is_tolerated_only_for_bm3d_outputs():
     from pipeline.repro import not_bit_stable
 
-    assert not_bit_stable("metrics/baselines/gaussian-0.1.json", "baselines@gaussian-0.1")
-    assert not_bit_stable("plots/baselines_vs_noise.png", "plots")
-    assert not not_bit_stable("metrics/eval.json", "evaluate")
-    assert not not_bit_stable("data/models/main.safetensors", "train")
+    assert not_bit_stable("metrics/baselines/gaussian-0.1.json")
+    assert not not_bit_stable("metrics/sweep/gaussian-0.1.json")
+    assert not_bit_stable("plots/baselines_vs_noise.png")
+    assert not not_bit_stable("metrics/eval.json")
+    assert not not_bit_stable("data/models/main.safetensors")

@@ -28,7 +28,6 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
         "plots",
         "corrupt_sweep@gaussian-0.2",
         "train_sweep@masking-0.5",
-        "baselines@masking-0.5",
         "evaluate_sweep@masking-0.5",
         "train_blind@all",
     } <= ran(first)

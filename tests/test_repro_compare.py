@@ -9,7 +9,7 @@ from pipeline.repro import compare
 
 LOCK_STAGES = {
     "evaluate": "metrics/eval.json",
-    "baselines@gaussian-0.2": "metrics/baselines/gaussian-0.2.json",
+    "evaluate_sweep@gaussian-0.2": "metrics/baselines/gaussian-0.2.json",
 }
 
 

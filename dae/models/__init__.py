@@ -59,9 +59,13 @@ class DenoisingAutoencoder(nn.Module):
         encoder, decoder = _architecture(spec.arch)
         self.encoder = encoder(spec)
         self.decoder = decoder(spec)
-        self._check_shape(spec.shape)
+        # On the meta device (planning memory, checking a file's shapes) no forward pass: it would cost torch
+        # about a second to import its meta kernels, in every stage that loads a model. load_model checks later.
+        if next(self.parameters()).device.type != "meta":
+            self.check_shape(spec.shape)
 
-    def _check_shape(self, shape: tuple[int, ...]) -> None:
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """Refuse a config whose decoder does not give back the input's shape."""
         was_training = self.training
         self.eval()
         with torch.no_grad():
@@ -106,4 +110,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Denoisin
     tensors = read_weights(path, header["sha256"])
     # assign=True: the loaded tensors become the weights, so the file's tensors are the only copy in memory.
     model.load_state_dict(tensors, strict=True, assign=True)
+    try:
+        model.check_shape(tuple(header["config"]["shape"]))
+    except (RuntimeError, ValueError) as exc:
+        raise DaeError(f"{path}: the header's config builds no model ({str(exc).splitlines()[0]})") from None
     return model.to(device).eval()

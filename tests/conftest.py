@@ -37,6 +37,17 @@ def committed_text(path: str) -> str:
     return proc.stdout if proc.returncode == 0 else (ROOT / path).read_text()
 
 
+def with_value(dotted: str, value) -> dict:
+    """The committed params as a dict, with one dotted key (`noise.std`, `sweep`) set to `value`."""
+    raw = yaml.safe_load(committed_text("params.yaml"))
+    *parents, last = dotted.split(".")
+    node = raw
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return raw
+
+
 def copy_files(files: list[str], dest: Path) -> None:
     for name in files:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)

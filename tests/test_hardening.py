@@ -1,6 +1,5 @@
 """Hostile or careless input, in-process: each case ends in one DaeError line, and nothing that looks valid."""
 
-import copy
 import json
 import math
 import os
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import committed_text
+from conftest import committed_text, with_value
 
 from dae.datasets import resolve_mirror
 from dae.errors import DaeError
@@ -25,16 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load(committed_text("params.yaml"))
 MODEL = {"arch": "conv", "channels": [8, 16], "hidden": [32], "latent": 8, "activation": "relu", "dropout": 0.0}
 BAD_NAMES = ["..", ".", "a/b", "a b", "x$(touch pwned)", "-rf", "", "a..b"]
-
-
-def with_value(dotted: str, value) -> dict:
-    raw = copy.deepcopy(DEFAULT)
-    *parents, last = dotted.split(".")
-    node = raw
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    return raw
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)

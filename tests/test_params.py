@@ -3,23 +3,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import committed_text
+from conftest import committed_text, with_value
 
 from dae.params import ParamError, blind_ranges, load_params, main_setting, setting, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = committed_text("params.yaml")  # not the workspace's: a user may have applied an experiment to it
 DEFAULT = yaml.safe_load(COMMITTED)
-
-
-def with_value(dotted: str, value):
-    raw = copy.deepcopy(DEFAULT)
-    *parents, last = dotted.split(".")
-    node = raw
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    return raw
 
 
 def committed_params(tmp_path: Path) -> dict:

@@ -10,7 +10,8 @@ from conftest import sh
 
 pytestmark = pytest.mark.slow
 
-MAIN_STAGES = {"corrupt", "train", "evaluate", "plots"}
+# check_params reruns on any params change (it validates them all first) and writes the same marker.
+MAIN_STAGES = {"check_params", "corrupt", "train", "evaluate", "plots"}
 
 
 def ran(output: str) -> set[str]:
@@ -75,7 +76,7 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
 
     # The blind models' own epochs retrain only them and what reads them.
     exp = sh("dvc", "exp", "run", "-S", "blind_train.epochs=3", cwd=tiny_project).stdout
-    assert ran(exp) == {"train_blind@all", "cross_noise", "plots"}, exp
+    assert ran(exp) == {"check_params", "train_blind@all", "cross_noise", "plots"}, exp
     from dae.models import model_extra
 
     assert model_extra(tiny_project / "data/models/blind/all.safetensors")["epochs"] == 3
@@ -104,13 +105,13 @@ def test_bad_param_stops_before_any_output(tiny_project: Path, key, value, messa
 
 def test_a_batch_too_big_for_memory_fails_before_training(tiny_project: Path):
     params = yaml.safe_load((tiny_project / "params.yaml").read_text())
-    params["train"]["batch_size"] = 10**8  # about 10^12 bytes of activations
+    params["train"]["batch_size"] = 10**8  # a full batch of all 500 training images: activations dominate
     (tiny_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    proc = sh("dvc", "repro", "train", cwd=tiny_project, check=False)
+    proc = sh("dvc", "repro", "train", cwd=tiny_project, check=False, env={"DAE_MEMORY_LIMIT_MB": "8"})
     assert proc.returncode != 0
     assert re.search(
-        r"^error: training on [\d,]+ images in batches of 100,000,000 needs about [\d,]+ MB of memory "
-        r"but [\d,]+ MB is free; lower train.batch_size$",
+        r"^error: training on [\d,]+ images in batches of 500 needs about [\d,]+ MB of memory "
+        r"but 8 MB is free; lower train.batch_size$",
         proc.stderr,
         re.M,
     ), proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -61,7 +62,9 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         tmp.chmod(0o755)
-        if path.exists():
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
@@ -71,7 +74,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
 
 def _remove_leftovers(path: Path) -> None:
     """Delete temporaries that a killed writer of `path` left behind (.dvcignore hides them from DVC too)."""
-    for leftover in path.parent.glob(f".tmp-{path.name}.*"):
+    # mkstemp/mkdtemp add exactly 8 characters: `.tmp-b.1.x3k9aq2z` (of `b.1`) is not a leftover of `b`.
+    for leftover in path.parent.glob(f".tmp-{glob.escape(path.name)}.????????"):
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
         else:
@@ -106,8 +110,8 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         with safe_open(str(path), framework="numpy") as handle:
             meta = handle.metadata() or {}
         return json.loads(meta.get(META_KEY, "{}"))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise DaeError(f"{path}: not a readable safetensors file ({exc})") from None
+    except (SafetensorError, OSError, ValueError, RecursionError) as exc:
+        raise DaeError(f"{path}: not a readable safetensors file ({exc.__class__.__name__})") from None
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

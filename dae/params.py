@@ -79,7 +79,10 @@ def number(lo: float | None = None, hi: float | None = None, lo_open: bool = Fal
     return _described(allowed, check)
 
 
-def integer(lo: int | None = None, hi: int | None = None, why: str = "") -> Spec:
+MAX_INT = 2**31 - 1  # torch takes sizes as C longs: a bigger "whole number" ends in an overflow traceback
+
+
+def integer(lo: int | None = None, hi: int | None = MAX_INT, why: str = "") -> Spec:
     allowed = "a whole number" + (f" >= {lo}" if lo is not None else "")
     allowed += (f" and <= {hi:,}" if lo is not None else f" <= {hi:,}") if hi is not None else ""
     allowed += f" ({why})" if why else ""
@@ -130,16 +133,16 @@ def optional(spec: Spec) -> Spec:
     return _described(f"null, or {spec.allowed}", check)  # type: ignore[attr-defined]
 
 
-def int_list(item: Spec) -> Spec:
-    allowed = f"a non-empty list, each {item.allowed}"  # type: ignore[attr-defined]
+def int_list(item: Spec, longest: int) -> Spec:
+    allowed = f"a list of 1 to {longest} entries, each {item.allowed}"  # type: ignore[attr-defined]
 
     def check(key: str, value: Any) -> list[int]:
         if isinstance(value, str):  # `-S model.channels=[16,32]` can arrive as text
             try:
                 value = yaml.safe_load(value)
-            except yaml.YAMLError:
+            except (yaml.YAMLError, RecursionError):
                 _fail(key, value, allowed)
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list) or not 1 <= len(value) <= longest:
             _fail(key, value, allowed)
         return [item(f"{key}[{i}]", v) for i, v in enumerate(value)]
 
@@ -152,7 +155,8 @@ seed = integer(0, 2**32 - 1, "NumPy's seed range")
 # about 0 dB PSNR; past that no denoiser, classical or learned, has a signal left to recover.
 gaussian_std = number(0, 1, why="the std is on the [0, 1] image scale; above 1 no signal is left")
 fraction = number(0, 1)
-positive_ints = int_list(integer(1))
+levels = int_list(integer(1), 8)  # model.channels: each level halves the image; 8 take 256 px to 1
+layers = int_list(integer(1), 16)
 
 SCHEMA: dict[str, dict[str, Spec]] = {
     "data": {
@@ -174,14 +178,14 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     },
     "model": {
         "arch": choice(*ARCHS),
-        "channels": positive_ints,
-        "hidden": positive_ints,
+        "channels": levels,
+        "hidden": layers,
         "latent": integer(1),
         "activation": choice(*ACTIVATIONS),
         "dropout": number(0, 0.9),
         "bottleneck": choice("dense", "spatial"),
         "norm": choice("none", "batch"),
-        "blocks": integer(0),
+        "blocks": integer(0, 16),
     },
     "train": {
         "epochs": integer(1),
@@ -219,7 +223,7 @@ NAME_RULE = "start with a letter or digit, then letters, digits, '.', '_' or '-'
 
 
 def check_name(section: str, name: Any) -> str:
-    if not isinstance(name, str) or not SETTING_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not SETTING_NAME.fullmatch(name) or ".." in name:
         raise ParamError(f"params: {section} key {name!r} is not allowed; {NAME_RULE}")
     return name
 

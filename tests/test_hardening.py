@@ -17,13 +17,13 @@ from conftest import committed_text, with_value
 from dae.datasets import resolve_mirror
 from dae.errors import DaeError
 from dae.io import atomic_dir, atomic_path, save_arrays, write_json
-from dae.models import build_model, load_model, save_model
+from dae.models import build_model, load_model, model_extra, save_model
 from dae.params import ParamError, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load(committed_text("params.yaml"))
 MODEL = {"arch": "conv", "channels": [8, 16], "hidden": [32], "latent": 8, "activation": "relu", "dropout": 0.0}
-BAD_NAMES = ["..", ".", "a/b", "a b", "x$(touch pwned)", "-rf", "", "a..b"]
+BAD_NAMES = ["..", ".", "a/b", "a b", "x$(touch pwned)", "-rf", "", "a..b", "abc\n"]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -43,13 +43,17 @@ def test_sweep_and_blind_names_must_be_plain_words(name):
         ("train.batch_size", "nan", "a whole number >= 1"),
         ("model.channels", "[inf]", "a whole number >= 1"),
         ("model.channels", "[1e400]", "a whole number >= 1"),
-        ("model.channels", "[", "a non-empty list"),
+        ("model.channels", "[", "a list of 1 to 8 entries"),
         ("train.seed", 2**32, "NumPy's seed range"),
         ("noise.seed", -1, "a whole number >= 0"),
         ("noise.std", "inf", "a number >= 0 and <= 1"),
         ("noise.std", 1.5, "above 1 no signal is left"),
         ("train.lr", "-inf", "a number > 0"),
         ("model.dropout", "nan", "a number >= 0 and <= 0.9"),
+        ("model.latent", 10**19, "<= 2,147,483,647"),
+        ("model.blocks", 20000, "<= 16"),
+        ("model.channels", [8] * 9, "a list of 1 to 8 entries"),
+        ("model.channels", "[" * 2000 + "]" * 2000, "a list of 1 to 8 entries"),
     ],
 )
 def test_non_finite_and_out_of_range_values_get_one_line(key, value, allowed):
@@ -111,6 +115,10 @@ CRAFTED = {
     "shape of 2 numbers": (lambda m: {**m, "config": {**m["config"], "shape": [8, 8]}}, "no valid image shape"),
     "latent 2e6": (lambda m: {**m, "config": {**m["config"], "latent": 2_000_000}}, "does not match the stored"),
     "unknown activation": (lambda m: {**m, "config": {**m["config"], "activation": "os.system"}}, "model.activation"),
+    "latent as text": (lambda m: {**m, "config": {**m["config"], "latent": "8"}}, "latent = '8'"),
+    "blocks 20000": (lambda m: {**m, "config": {**m["config"], "blocks": 20000}}, "model.blocks = 20000"),
+    # A spatial bottleneck's weights do not depend on H and W: only the bound keeps the shape check small.
+    "4096 px image": (lambda m: {**m, "config": {**m["config"], "shape": [1, 4096, 4096]}}, "H, W <= 256"),
 }
 
 
@@ -153,3 +161,11 @@ def test_weights_with_nan_and_a_valid_checksum_are_refused(tmp_path):
     save_model(model, tmp_path / "nan.safetensors")  # the checksum is computed over the NaN weights: it matches
     with pytest.raises(DaeError, match="the weights hold NaN or infinite values"):
         load_model(tmp_path / "nan.safetensors")
+
+
+def test_extra_of_a_header_that_is_not_a_mapping_is_one_line(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_model(build_model(MODEL, (1, 8, 8)), path)
+    rewrite_header(path, lambda m: [m])
+    with pytest.raises(DaeError, match="holds no `extra` mapping"):
+        model_extra(path)

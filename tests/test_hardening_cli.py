@@ -2,7 +2,6 @@
 
 import os
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -54,13 +53,20 @@ def test_bad_sweep_names_are_refused_before_any_command_runs(tiny_project: Path)
 
 
 def run_stage(project: Path, *args: str, env: dict | None = None) -> tuple[subprocess.CompletedProcess, int]:
-    """Run a stage script directly; return the process and its peak RSS in bytes (Linux reports KiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run(
-        [sys.executable, "-m", *args], cwd=project, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    """Run a stage script directly; return its exit status and stderr, and its own peak RSS in bytes (wait4 reports
+    that child's rusage alone; Linux counts KiB)."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", *args],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return proc, max(peak, before) * 1024
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return subprocess.CompletedProcess(child.args, child.returncode, "", stderr), usage.ru_maxrss * 1024
 
 
 def test_oversized_configs_are_refused_before_the_model_is_built_and_grids_are_capped(tiny_project: Path):

@@ -69,7 +69,7 @@ class DenoisingAutoencoder(nn.Module):
         was_training = self.training
         self.eval()
         with torch.no_grad():
-            out = self(torch.zeros(2, *shape))
+            out = self(torch.zeros(1, *shape))
         self.train(was_training)
         if tuple(out.shape[1:]) != shape:
             raise DaeError(f"model: output shape {tuple(out.shape[1:])} != input shape {shape}; change model.channels")
@@ -102,7 +102,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Denoisin
     try:
         with torch.device("meta"):
             model = DenoisingAutoencoder(header["config"])
-    except (DaeError, RuntimeError, ValueError) as exc:
+    except (DaeError, RuntimeError, ValueError, TypeError) as exc:
         raise DaeError(f"{path}: the header's config builds no model ({str(exc).splitlines()[0]})") from None
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if expected != stored_shapes(path):

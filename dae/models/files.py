@@ -17,6 +17,7 @@ from dae.io import pack_metadata, read_metadata, write_bytes
 from dae.models.config import OPTIONAL
 
 FORMAT = "dae-model/1"
+MAX_CHANNELS, MAX_SIDE = 4, 256
 
 
 def weights_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -52,12 +53,24 @@ def read_header(path: Path) -> dict[str, Any]:
         raise DaeError(f"{path}: no weights checksum in the header (saved by an older version?); rerun dvc repro")
     config = meta.get("config")
     shape = config.get("shape") if isinstance(config, dict) else None
-    if not (isinstance(shape, list) and len(shape) == 3 and all(type(s) is int and 0 < s <= 2**16 for s in shape)):
-        raise DaeError(f"{path}: the header's config has no valid image shape [C, H, W] (got {shape!r})")
+    # Bounded: load_model runs the model once on a zero image of this shape (a spatial bottleneck's weights do not
+    # depend on H and W, so the stored tensors cannot vouch for them).
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(s) is int for s in shape)) or not (
+        0 < shape[0] <= MAX_CHANNELS and 0 < shape[1] <= MAX_SIDE and 0 < shape[2] <= MAX_SIDE
+    ):
+        raise DaeError(
+            f"{path}: the header's config has no valid image shape [C, H, W] with C <= {MAX_CHANNELS} and H, W <= "
+            f"{MAX_SIDE} (got {shape!r})"
+        )
+    raw = {**OPTIONAL, **{k: v for k, v in config.items() if k != "shape"}}
     try:
-        _section("model", {**OPTIONAL, **{k: v for k, v in config.items() if k != "shape"}}, SCHEMA["model"])
+        checked = _section("model", raw, SCHEMA["model"])
     except ParamError as exc:
         raise DaeError(f"{path}: the header's model config is not valid ({exc})") from None
+    # The model is built from the header as written: a value params.yaml would coerce ("2" for 2) is refused here.
+    wrong = [k for k in raw if type(raw[k]) is not type(checked[k]) or raw[k] != checked[k]]
+    if wrong:
+        raise DaeError(f"{path}: the header's model config is not valid ({wrong[0]} = {raw[wrong[0]]!r})")
     return {"config": config, "sha256": meta["sha256"]}
 
 
@@ -87,4 +100,8 @@ def read_weights(path: Path, sha256: str) -> dict[str, torch.Tensor]:
 
 def model_extra(path: str | Path) -> dict[str, Any]:
     """The `extra` JSON saved with a model (noise setting, dataset, epochs...)."""
-    return read_metadata(path).get("extra", {})
+    meta = read_metadata(path)
+    extra = meta.get("extra", {}) if isinstance(meta, dict) else None
+    if not isinstance(extra, dict):
+        raise DaeError(f"{path}: not a {FORMAT} file (its header holds no `extra` mapping)")
+    return extra

@@ -26,8 +26,7 @@ def _entry(path: str | Path) -> Path:
     `plots/train/sweep/..` is `plots/train`: replacing "it" would delete a folder the caller never named (pathlib
     also turns `a/.` into `a`, so the check reads the text as given).
     """
-    tail = os.fspath(path).rstrip("/" + os.sep).split("/")[-1].split(os.sep)[-1]
-    if tail in ("", ".", ".."):
+    if os.path.basename(os.fspath(path).rstrip(os.sep)) in ("", ".", ".."):
         raise DaeError(f"{path}: refusing to write an output that is not a plain entry of its folder")
     return Path(path)
 

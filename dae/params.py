@@ -247,6 +247,11 @@ def _section(name: str, raw: Any, spec: dict[str, Spec]) -> dict[str, Any]:
     return out
 
 
+def validate_model(raw: Any) -> dict[str, Any]:
+    """A `model:` mapping checked and coerced as in params.yaml (model files' headers are checked with it too)."""
+    return _section("model", raw, SCHEMA["model"])
+
+
 def validate_setting(name: str, noise_type: Any, level: Any, clip: Any = None) -> dict[str, Any]:
     """One noise setting as the corrupt stage uses it: {name, type, level}, and `clip` where it overrides noise."""
     check_name("sweep", name)

@@ -88,14 +88,18 @@ def training_bytes(model: torch.nn.Module, n_images: int, shape: tuple[int, ...]
     `batch` (one batch's activations, kept for backward and mirrored by their gradients), and `weights` (weights,
     gradients and Adam's two moments).
 
-    `model` may live on the meta device (`with torch.device("meta"): build_model(...)`): nothing is allocated, so
-    a config too big to build is refused before it is built.
+    `weights` alone can be counted before building, with weight_bytes on a meta-device model.
     """
-    data = 2 * 4 * n_images * math.prod(shape)
+    data = data_bytes(n_images, shape)
     weights = weight_bytes(model)
     # A batch is never larger than the training set, whatever train.batch_size says.
     batch = 2 * min(batch_size, n_images) * activation_bytes(model, shape)
     return {"data": data, "batch": batch, "weights": weights}
+
+
+def data_bytes(n_images: int, shape: tuple[int, ...]) -> int:
+    """The noisy and clean float32 copies of `n_images` images, held in memory for the whole run."""
+    return 2 * 4 * n_images * math.prod(shape)
 
 
 def weight_bytes(model: torch.nn.Module) -> int:

@@ -12,7 +12,7 @@ from dvclive import Live
 from dae.io import atomic_dir
 from dae.models import build_model, save_model
 from dae.params import check_unchanged
-from dae.resources import knob_to_lower, require, training_bytes, weight_bytes
+from dae.resources import data_bytes, knob_to_lower, require, training_bytes, weight_bytes
 from dae.training import denoise, fit, pick_device, seed_everything
 from dae.visualise import comparison_grid
 
@@ -31,7 +31,7 @@ def build_within_memory(
     what = f"training on {n_train + n_val:,} images in batches of {min(train['batch_size'], n_train):,}"
     with torch.device("meta"):
         plan = build_model(params["model"], shape)
-    parts = {"data": 2 * 4 * (n_train + n_val) * math.prod(shape), "batch": 0, "weights": weight_bytes(plan)}
+    parts = {"data": data_bytes(n_train + n_val, shape), "batch": 0, "weights": weight_bytes(plan)}
     require(sum(parts.values()), what, knob_to_lower(parts, params["model"]), device)
     model = build_model(params["model"], shape)
     parts["batch"] = training_bytes(model, n_train, shape, train["batch_size"])["batch"]

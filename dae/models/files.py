@@ -43,7 +43,7 @@ def save_model(model: nn.Module, path: str | Path, extra: dict[str, Any] | None 
 def read_header(path: Path) -> dict[str, Any]:
     """{config, sha256} from a file's header, the config checked like params.yaml's `model:` section; DaeError if
     malformed."""
-    from dae.params import SCHEMA, ParamError, _section
+    from dae.params import ParamError, validate_model
 
     meta = read_metadata(path)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -64,7 +64,7 @@ def read_header(path: Path) -> dict[str, Any]:
         )
     raw = {**OPTIONAL, **{k: v for k, v in config.items() if k != "shape"}}
     try:
-        checked = _section("model", raw, SCHEMA["model"])
+        checked = validate_model(raw)
     except ParamError as exc:
         raise DaeError(f"{path}: the header's model config is not valid ({exc})") from None
     # The model is built from the header as written: a value params.yaml would coerce ("2" for 2) is refused here.

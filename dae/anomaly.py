@@ -8,12 +8,15 @@ anomalous" and takes clean test images (N, C, H, W) in [0, 1].
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from dae.metrics import ssim
+from dae.noise import gaussian, sampler, to_unit
 
 Score = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 WINDOW = 7  # local-error window of `window_max`: about a stroke's width on 28x28 digits
@@ -70,3 +73,78 @@ def roc_points(scores: np.ndarray, anomalous: np.ndarray, n: int = 101) -> list[
     grid = np.linspace(0, 1, n)
     tprs = np.interp(grid, fpr, tpr)
     return [{"fpr": round(float(f), 4), "tpr": round(float(t), 6)} for f, t in zip(grid, tprs, strict=True)]
+
+
+# The two ways each one-class model is trained: with noisy inputs (the DAE) and with clean ones (the plain AE).
+VARIANTS = ("dae", "plain")
+
+
+def variants(anomaly: dict[str, Any]) -> list[str]:
+    return list(VARIANTS) if anomaly["plain"] else ["dae"]
+
+
+def class_images(splits: dict[str, np.ndarray], split: str, cls: int | None = None) -> torch.Tensor:
+    """One split's images as float32 in [0, 1]: only class `cls`, or all of them (None)."""
+    x = splits[f"{split}_x"] if cls is None else splits[f"{split}_x"][splits[f"{split}_y"] == cls]
+    return torch.from_numpy(to_unit(x))
+
+
+def one_class_pairs(
+    train: torch.Tensor, val: torch.Tensor, std: float, seed: int
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], Callable[[int], np.ndarray] | None]:
+    """(input, target) pairs of one class for `dae.training.fit`, and the per-epoch redraw of the inputs.
+
+    std > 0: the DAE, its training inputs redrawn with fresh gaussian noise every epoch (the corruption of Vincent et
+    al. 2008) and its val inputs noisy once, seeded; std == 0: the plain autoencoder, clean in and clean out.
+    """
+    if std == 0:
+        return (train, train), (val, val), None
+    redraw = sampler(train.numpy(), [{"type": "gaussian", "low": std, "high": std}], seed, "anomaly:train")
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 1])))
+    noisy_val = torch.from_numpy(gaussian(val.numpy(), std, rng))
+    return (torch.from_numpy(redraw(0)), train), (noisy_val, val), redraw
+
+
+def run_files(root: str | Path, dataset: str, cls: int, runs: list[tuple[str, int]]) -> dict[tuple[str, int], Path]:
+    """Where each (variant, seed) model of one class lives under `root`: the first run (the DAE of the first seed,
+    the model the headline `auroc` values come from) at `<dataset>-<class>.safetensors`, the others in
+    `runs/<dataset>-<class>/<variant>-seed<seed>.safetensors`."""
+    root, name = Path(root), f"{dataset}-{cls}"
+    files = {runs[0]: root / f"{name}.safetensors"}
+    files.update({(v, s): root / "runs" / name / f"{v}-seed{s}.safetensors" for v, s in runs[1:]})
+    return files
+
+
+def all_runs(anomaly: dict[str, Any]) -> list[tuple[str, int]]:
+    """Every (variant, seed) trained per class, the headline DAE of the first seed first."""
+    return [(v, s) for v in variants(anomaly) for s in anomaly["seeds"]]
+
+
+def score_images(model: torch.nn.Module, images: torch.Tensor) -> dict[str, np.ndarray]:
+    """Every score of SCORES for each of `images`, from the model's reconstruction of the clean image."""
+    return score_all(images, reconstruct(model, images))
+
+
+def mean_roc(curves: list[list[dict[str, float]]]) -> list[float]:
+    """The true-positive rates of several `roc_points` curves averaged at each false-positive rate (vertical
+    averaging, Fawcett 2006): one curve for all the one-class models of a dataset."""
+    return [round(float(np.mean([c[i]["tpr"] for c in curves])), 6) for i in range(len(curves[0]))]
+
+
+HIST_EDGES = np.linspace(-1.0, 2.0, 61)  # log10 of score / median normal val score: 0.1x to 100x a normal image's
+
+
+def relative_histogram(ratios: np.ndarray, anomalous: np.ndarray) -> list[dict[str, float]]:
+    """Density of log10(score / typical normal score) for normal and for anomalous images, clipped to the edges.
+
+    Each one-class model's scores live on their own scale; dividing by the median score of that model's normal val
+    images puts every class on one axis, where 0 is "as well rebuilt as a typical normal image".
+    """
+    logs = np.clip(np.log10(np.maximum(ratios, 1e-12)), HIST_EDGES[0], HIST_EDGES[-1])
+    normal, _ = np.histogram(logs[~anomalous], HIST_EDGES, density=True)
+    anomal, _ = np.histogram(logs[anomalous], HIST_EDGES, density=True)
+    centres = (HIST_EDGES[:-1] + HIST_EDGES[1:]) / 2
+    return [
+        {"log10_ratio": round(float(x), 3), "normal": round(float(n), 5), "anomalous": round(float(a), 5)}
+        for x, n, a in zip(centres, normal, anomal, strict=True)
+    ]

@@ -133,18 +133,39 @@ def optional(spec: Spec) -> Spec:
     return _described(f"null, or {spec.allowed}", check)  # type: ignore[attr-defined]
 
 
-def int_list(item: Spec, longest: int) -> Spec:
-    allowed = f"a list of 1 to {longest} entries, each {item.allowed}"  # type: ignore[attr-defined]
+def int_list(item: Spec, longest: int, shortest: int = 1, unique: bool = False) -> Spec:
+    allowed = f"a list of {shortest} to {longest} {'different ' if unique else ''}entries, each {item.allowed}"  # type: ignore[attr-defined]
 
-    def check(key: str, value: Any) -> list[int]:
+    def check(key: str, value: Any) -> list[Any]:
         if isinstance(value, str):  # `-S model.channels=[16,32]` can arrive as text
             try:
                 value = yaml.safe_load(value)
             except (yaml.YAMLError, RecursionError):
                 _fail(key, value, allowed)
-        if not isinstance(value, list) or not 1 <= len(value) <= longest:
+        if not isinstance(value, list) or not shortest <= len(value) <= longest:
             _fail(key, value, allowed)
-        return [item(f"{key}[{i}]", v) for i, v in enumerate(value)]
+        out = [item(f"{key}[{i}]", v) for i, v in enumerate(value)]
+        if unique and len(set(out)) != len(out):
+            _fail(key, value, allowed)
+        return out
+
+    return _described(allowed, check)
+
+
+def overrides(section: str) -> Spec:
+    """A partial `section:` mapping (null: none), each key checked as in `section:` itself."""
+    allowed = f"null, or a mapping of some {section}: keys to values allowed there"
+
+    def check(key: str, value: Any) -> dict[str, Any]:
+        if _null(value):
+            return {}
+        if not isinstance(value, dict):
+            _fail(key, value, allowed)
+        spec = SCHEMA[section]
+        for name in value:
+            if name not in spec:
+                raise ParamError(f"params: unknown key {key}.{name}{_closest(str(name), list(spec), f'{key}.')}")
+        return {name: spec[name](f"{key}.{name}", v) for name, v in value.items()}
 
     return _described(allowed, check)
 
@@ -216,6 +237,16 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "n_slow": integer(1),
         "seed": seed,
     },
+}
+SCHEMA["anomaly"] = {
+    "datasets": int_list(choice(*DATASETS), len(DATASETS), shortest=0, unique=True),
+    "datasets_one_stage": int_list(choice(*DATASETS), len(DATASETS), shortest=0, unique=True),
+    "classes": int_list(integer(0, 9), 10, unique=True),
+    "seeds": int_list(seed, 10, unique=True),
+    "noise": number(0, 1, lo_open=True, why="the gaussian std of the DAE's training inputs, on the [0, 1] scale"),
+    "plain": boolean,
+    "model": overrides("model"),
+    "train": overrides("train"),
 }
 # Names become stage names, file names and command-line words: a plain word, never `.`, `..` or a path.
 SETTING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -319,6 +350,30 @@ def blind_ranges(params: dict[str, Any], name: str) -> tuple[list[dict[str, Any]
     return ranges, covered
 
 
+def _check_anomaly(anomaly: dict[str, Any]) -> None:
+    """Each dataset in exactly one of the two stage layouts, and at least one dataset in all."""
+    both = set(anomaly["datasets"]) & set(anomaly["datasets_one_stage"])
+    if both:
+        raise ParamError(
+            f"params: anomaly.datasets and anomaly.datasets_one_stage both name {', '.join(sorted(both))}; "
+            "list each dataset in one of them"
+        )
+    if not anomaly["datasets"] and not anomaly["datasets_one_stage"]:
+        raise ParamError("params: anomaly: name at least one dataset in anomaly.datasets or anomaly.datasets_one_stage")
+
+
+def anomaly_datasets(params: dict[str, Any]) -> list[str]:
+    """Every dataset of the anomaly study, per-class stages first."""
+    return [*params["anomaly"]["datasets"], *params["anomaly"]["datasets_one_stage"]]
+
+
+def anomaly_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `model:` and `train:` params of the one-class models: those sections with `anomaly.model` and
+    `anomaly.train` laid over them."""
+    anomaly = params["anomaly"]
+    return {**params["model"], **anomaly["model"]}, {**params["train"], **anomaly["train"]}
+
+
 def validate(raw: Any) -> dict[str, Any]:
     """Check and coerce a whole params mapping; raises ParamError with one line naming the bad key."""
     if not isinstance(raw, dict):
@@ -336,6 +391,7 @@ def validate(raw: Any) -> dict[str, Any]:
         raise ParamError("params: missing section sweep")
     out["sweep"] = _sweep(raw["sweep"])
     out["blind"] = _blind(raw.get("blind"), out["sweep"], out["noise"]["clip"])
+    _check_anomaly(out["anomaly"])
     return out
 
 

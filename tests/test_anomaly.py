@@ -1,8 +1,18 @@
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+import yaml
+from conftest import committed_text, sh, with_value
 
-from dae.anomaly import SCORES, auroc, mse, roc_points, score_all, window_max
+from dae.anomaly import SCORES, auroc, class_images, mse, roc_points, score_all, score_images, window_max
+from dae.datasets import load_splits
+from dae.params import ParamError, validate
+from pipeline.train_anomaly import train_run
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_auroc_is_one_for_a_perfect_ranking_a_half_for_ties_and_zero_reversed():
@@ -39,3 +49,66 @@ def test_roc_points_run_from_the_origin_to_one_one():
     points = roc_points(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True]), n=11)
     assert len(points) == 11 and points[0]["fpr"] == 0.0 and points[-1] == {"fpr": 1.0, "tpr": 1.0}
     assert all(a["tpr"] <= b["tpr"] for a, b in zip(points[:-1], points[1:], strict=True))
+
+
+# --- the one-class study: params, stages, a real model --------------------------------------------------------------
+
+BAD_ANOMALY = [
+    ("anomaly.classes", [3, 10], "anomaly.classes[1] = 10 is not allowed; expected a whole number >= 0 and <= 9"),
+    ("anomaly.classes", [1, 1], "anomaly.classes = [1, 1] is not allowed; expected a list of 1 to 10 different"),
+    ("anomaly.datasets", ["svhn"], "anomaly.datasets[0] = 'svhn' is not allowed; expected one of digits, mnist"),
+    ("anomaly.datasets", ["digits"], "anomaly.datasets and anomaly.datasets_one_stage both name digits"),
+    ("anomaly.datasets_one_stage", [], "anomaly: name at least one dataset in anomaly.datasets or"),
+    ("anomaly.seeds", [], "anomaly.seeds = [] is not allowed; expected a list of 1 to 10 different"),
+    ("anomaly.noise", 0, "anomaly.noise = 0 is not allowed; expected a number > 0 and <= 1"),
+    ("anomaly.plain", "sometimes", "anomaly.plain = 'sometimes' is not allowed; expected true or false"),
+    ("anomaly.model", {"latnt": 4}, "unknown key anomaly.model.latnt; did you mean anomaly.model.latent?"),
+    ("anomaly.train", {"epochs": 0}, "anomaly.train.epochs = 0 is not allowed; expected a whole number >= 1"),
+    ("anomaly.train", [5], "anomaly.train = [5] is not allowed; expected null, or a mapping of some train: keys"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), BAD_ANOMALY)
+def test_bad_anomaly_params_are_refused_in_one_line(key, value, message):
+    with pytest.raises(ParamError) as err:
+        validate(with_value(key, value))
+    assert "\n" not in str(err.value)
+    assert message in str(err.value)
+
+
+def test_bad_anomaly_params_stop_the_check_params_stage_with_one_line(tmp_path):
+    raw = with_value("anomaly.classes", [3, 10])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    proc = sh(
+        sys.executable, "-m", "pipeline.check_params", "ok", cwd=tmp_path, check=False, env={"PYTHONPATH": str(ROOT)}
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: params: anomaly.classes[1] = 10 is not allowed; expected a whole number >= 0 and <= 9"
+    ]
+    assert not (tmp_path / "ok").exists()
+
+
+def test_the_matrix_stages_are_listed_per_dataset_and_class(tiny_project):
+    raw = yaml.safe_load((tiny_project / "params.yaml").read_text())
+    raw["anomaly"].update(datasets=["mnist", "fashion_mnist"], classes=[0, 7])
+    (tiny_project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    listed = {line.split()[0] for line in sh("dvc", "stage", "list", cwd=tiny_project).stdout.splitlines()}
+    wanted = {f"train_anomaly@{d}-{c}" for d in ("mnist", "fashion_mnist") for c in (0, 7)}
+    assert wanted | {"train_anomaly_all@digits", "anomaly"} <= listed
+    assert not any(s.startswith("train_anomaly@digits") for s in listed)
+
+
+def test_a_one_class_model_on_digits_separates_its_class():
+    """Trained on the 0s alone, the DAE rebuilds test 0s far better than the other digits."""
+    params = validate(yaml.safe_load(committed_text("params.yaml")))
+    params["anomaly"]["train"] = {"epochs": 15}
+    splits = load_splits({**params["data"], "name": "digits"})
+    model, extra = train_run(params, splits, 0, "dae", 0, torch.device("cpu"))
+    assert extra["class"] == 0 and extra["noise_std"] == params["anomaly"]["noise"]
+    scores = score_images(model, class_images(splits, "test"))
+    anomalous = splits["test_y"] != 0
+    assert auroc(scores["mse"], anomalous) > 0.9
+    # and a model of another class does not: the score says "not my class", not "an odd image"
+    other, _ = train_run(params, splits, 1, "dae", 0, torch.device("cpu"))
+    assert auroc(score_images(other, class_images(splits, "test"))["mse"], anomalous) < 0.6

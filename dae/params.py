@@ -245,7 +245,7 @@ SCHEMA["anomaly"] = {
     "seeds": int_list(seed, 10, unique=True),
     "noise": number(0, 1, lo_open=True, why="the gaussian std of the DAE's training inputs, on the [0, 1] scale"),
     "plain": boolean,
-    "model": overrides("model"),
+    "model": _described("a whole model: section", lambda key, value: _section(key, value, SCHEMA["model"])),
     "train": overrides("train"),
 }
 # Names become stage names, file names and command-line words: a plain word, never `.`, `..` or a path.
@@ -368,10 +368,10 @@ def anomaly_datasets(params: dict[str, Any]) -> list[str]:
 
 
 def anomaly_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The `model:` and `train:` params of the one-class models: those sections with `anomaly.model` and
-    `anomaly.train` laid over them."""
+    """The `model:` and `train:` params of the one-class models: `anomaly.model`, and `train:` with
+    `anomaly.train` laid over it."""
     anomaly = params["anomaly"]
-    return {**params["model"], **anomaly["model"]}, {**params["train"], **anomaly["train"]}
+    return anomaly["model"], {**params["train"], **anomaly["train"]}
 
 
 def validate(raw: Any) -> dict[str, Any]:

@@ -10,33 +10,13 @@ import torch
 from dvclive import Live
 
 from dae.io import atomic_dir
-from dae.models import build_model, save_model
+from dae.models import save_model
 from dae.params import check_unchanged
-from dae.resources import data_bytes, knob_to_lower, require, training_bytes, weight_bytes
 from dae.training import denoise, fit, pick_device, seed_everything
 from dae.visualise import comparison_grid
+from pipeline._build import build_within_memory
 
 GRID_EPOCHS = 50
-
-
-def build_within_memory(
-    params: dict[str, Any], shape: tuple[int, ...], n_train: int, n_val: int, device: torch.device
-) -> torch.nn.Module:
-    """The model, built only once training it is known to fit; else a one-line refusal naming the knob to lower.
-
-    The weights (the part a huge `model.latent` blows up) are counted on the meta device, before anything is
-    allocated; the activations of one sample, on the real model once its weights are known to fit.
-    """
-    train = params["train"]
-    what = f"training on {n_train + n_val:,} images in batches of {min(train['batch_size'], n_train):,}"
-    with torch.device("meta"):
-        plan = build_model(params["model"], shape)
-    parts = {"data": data_bytes(n_train + n_val, shape), "batch": 0, "weights": weight_bytes(plan)}
-    require(sum(parts.values()), what, knob_to_lower(parts, params["model"]), device)
-    model = build_model(params["model"], shape)
-    parts["batch"] = training_bytes(model, n_train, shape, train["batch_size"])["batch"]
-    require(sum(parts.values()), what, knob_to_lower(parts, params["model"]), device)
-    return model
 
 
 def train_and_save(

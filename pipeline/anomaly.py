@@ -14,22 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from dae.anomaly import (
-    SCORES,
-    all_runs,
-    auroc,
-    class_images,
-    mean_roc,
-    reconstruct,
-    relative_histogram,
-    roc_points,
-    run_files,
-    score_images,
-    variants,
-)
+from dae.anomaly import SCORES, auroc, mean_roc, reconstruct, relative_histogram, roc_points, score_images
 from dae.datasets import load_splits
 from dae.io import write_json, write_text
 from dae.models import load_model
+from dae.one_class import all_runs, class_images, run_files, variants
 from dae.params import anomaly_datasets, load_params
 from dae.visualise import plot_method_grid
 from pipeline._stage import run

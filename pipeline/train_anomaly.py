@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from dae.anomaly import all_runs, class_images, one_class_pairs, run_files
 from dae.datasets import load_splits
 from dae.io import atomic_dir
 from dae.models import save_model
+from dae.one_class import all_runs, class_images, one_class_pairs, run_files
 from dae.params import ParamError, anomaly_params, check_unchanged, load_params
 from dae.training import fit, pick_device, seed_everything
+from pipeline._build import build_within_memory
 from pipeline._stage import run
-from pipeline._train import build_within_memory
 
 
 def train_run(

@@ -7,8 +7,9 @@ import torch
 import yaml
 from conftest import committed_text, sh, with_value
 
-from dae.anomaly import SCORES, auroc, class_images, mse, roc_points, score_all, score_images, window_max
+from dae.anomaly import SCORES, auroc, mse, roc_points, score_all, score_images, window_max
 from dae.datasets import load_splits
+from dae.one_class import class_images
 from dae.params import ParamError, validate
 from pipeline.train_anomaly import train_run
 

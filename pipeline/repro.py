@@ -45,6 +45,7 @@ SMALL = {
     "baselines": {"n_test": 30, "n_val": 10, "n_slow": 2},
     "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}, "masking-0.5": {"type": "masking", "level": 0.5}},
     "blind": {"all": ["gaussian", "masking"]},
+    "anomaly": {"train": {"epochs": 5}},
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import doctest
 import importlib
+import itertools
 import importlib.util
 import inspect
 import json
@@ -48,6 +49,8 @@ FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<code>.*?)^(?P
 NOT_RUN = {
     r"data\.name=(?!digits)|^dvc exp run -n mnist": "reads MNIST or CIFAR-10: a mirror or the network, and minutes "
     "(48 for the MNIST sweep); tests/test_datasets.py reads the mirror's MNIST",
+    r"^dvc exp run -n anomaly": "trains 120 one-class models on MNIST and Fashion-MNIST (9 minutes); "
+    "tests/test_anomaly.py trains one-class models on the digits and lists the per-class stages",
     r"-S (model|train)\.|-S noise\.(clip|seed|salt_ratio)=": "retrains every model of the pipeline: half a minute "
     "even in the tiny project, each",
     r"--queue|^dvc queue ": "a queue of experiments: tests/test_sweeps.py runs one on two workers",
@@ -159,12 +162,23 @@ def overridden(params_text: str, overrides: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+def _param(params: dict[str, Any], ref: str) -> Any:
+    """The value of a `${a.b}` reference of dvc.yaml in `params`."""
+    value = params
+    for key in re.fullmatch(r"\$\{([\w.]+)\}", ref)[1].split("."):
+        value = value[key]
+    return value
+
+
 def stage_names(params: dict[str, Any]) -> set[str]:
+    """Every stage name dvc.yaml expands to under `params` (foreach keys, matrix products joined by "-")."""
     names = set()
     for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
         if "foreach" in stage:
-            section = re.fullmatch(r"\$\{(\w+)\}", stage["foreach"])[1]
-            names |= {f"{name}@{key}" for key in params[section]}
+            names |= {f"{name}@{key}" for key in _param(params, stage["foreach"])}
+        elif "matrix" in stage:
+            axes = [_param(params, ref) for ref in stage["matrix"].values()]
+            names |= {f"{name}@" + "-".join(map(str, combo)) for combo in itertools.product(*axes)}
         else:
             names.add(name)
     return names

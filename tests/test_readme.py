@@ -45,14 +45,15 @@ def test_readme_links_every_page_of_the_docs():
 
 def test_stage_table_lists_every_stage_of_the_pipeline():
     table = section("## The pipeline").split("| stage |", 1)[1].split("\n\n", 1)[0]
-    # `train_sweep@<s>` in the table stands for dvc.yaml's foreach stage train_sweep.
+    # `train_sweep@<s>` in the table stands for dvc.yaml's foreach stage train_sweep, `train_anomaly@<d>-<c>` for
+    # the matrix stage train_anomaly.
     listed = {
-        re.sub(r"@<\w+>$", "@", name)
+        re.sub(r"@<\w+>(-<\w+>)*$", "@", name)
         for row in table.splitlines()[2:]
-        for name in re.findall(r"`([\w@<>]+)`", row.split(" | ")[0])
+        for name in re.findall(r"`([\w@<>-]+)`", row.split(" | ")[0])
     }
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    expected = {f"{name}@" if "foreach" in stage else name for name, stage in stages.items()}
+    expected = {f"{name}@" if {"foreach", "matrix"} & set(stage) else name for name, stage in stages.items()}
     assert listed == expected
 
 

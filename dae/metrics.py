@@ -10,7 +10,6 @@ Images smaller than 11 px (digits are 8x8) match scikit-image with `win_size` th
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 SIGMA = 1.5
 K1, K2 = 0.01, 0.03
@@ -23,22 +22,23 @@ def ssim_win_size(height: int, width: int) -> int:
     return side if side % 2 else side - 1
 
 
-def _symmetric_pad(t: torch.Tensor, r: int) -> torch.Tensor:
-    """scipy.ndimage's mode='reflect' (c b a | a b c), which torch's padding modes lack."""
-    for dim in (-2, -1):
-        n = t.shape[dim]
-        idx = torch.arange(-r, n + r, device=t.device)
-        idx = torch.where(idx < 0, -idx - 1, idx)
-        idx = torch.where(idx >= n, 2 * n - 1 - idx, idx)
-        t = t.index_select(dim, idx)
-    return t
+def _blur_matrix(n: int, crop: int, device: torch.device) -> torch.Tensor:
+    """The 1-D gaussian of scikit-image's SSIM as an (n - 2 crop, n) matrix: filter along one axis with
+    scipy.ndimage's mode='reflect' padding (c b a | a b c), then keep the centre, `crop` pixels in from each side.
 
-
-def _window(channels: int, device: torch.device) -> torch.Tensor:
-    x = torch.arange(-RADIUS, RADIUS + 1, dtype=torch.float64, device=device)
+    Two matrix products (rows, then columns) blur a whole batch: far faster on the CPU than a convolution with the
+    11x11 window, and the same sums.
+    """
+    x = torch.arange(-RADIUS, RADIUS + 1, dtype=torch.float64)
     g = torch.exp(-0.5 * (x / SIGMA) ** 2)
     g = g / g.sum()
-    return (g[:, None] * g[None, :]).expand(channels, 1, -1, -1).contiguous()
+    out = torch.zeros(n - 2 * crop, n, dtype=torch.float64)
+    for i in range(crop, n - crop):
+        for k in range(2 * RADIUS + 1):
+            src = i + k - RADIUS
+            src = -src - 1 if src < 0 else (2 * n - 1 - src if src >= n else src)
+            out[i - crop, src] += g[k]
+    return out.to(device)
 
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -52,16 +52,14 @@ def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-image SSIM (data range 1.0), averaged over channels, shape (N,)."""
+    """Per-image SSIM (data range 1.0), averaged over channels, shape (N,), as scikit-image computes it."""
     x, y = x.clamp(0, 1).double(), y.double()
-    c = x.shape[1]
-    w = _window(c, x.device)
-    crop = (ssim_win_size(*x.shape[-2:]) - 1) // 2
+    h, w = x.shape[-2:]
+    crop = (ssim_win_size(h, w) - 1) // 2
+    rows, cols = _blur_matrix(h, crop, x.device), _blur_matrix(w, crop, x.device)
 
     def blur(t: torch.Tensor) -> torch.Tensor:
-        # scikit-image filters the padded image, then averages only the centre, `crop` pixels in from each side.
-        out = F.conv2d(_symmetric_pad(t, RADIUS), w, groups=c)
-        return out[..., crop : out.shape[-2] - crop, crop : out.shape[-1] - crop]
+        return rows @ t @ cols.T
 
     ux, uy = blur(x), blur(y)
     # use_sample_covariance=False: population (co)variances, no n / (n - 1) factor.

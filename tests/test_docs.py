@@ -17,9 +17,9 @@ from __future__ import annotations
 import ast
 import doctest
 import importlib
-import itertools
 import importlib.util
 import inspect
+import itertools
 import json
 import os
 import re

@@ -31,6 +31,8 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
         "train_sweep@masking-0.5",
         "evaluate_sweep@masking-0.5",
         "train_blind@all",
+        "train_anomaly_all@digits",
+        "anomaly",
     } <= ran(first)
     metrics = json.loads((tiny_project / "metrics/eval.json").read_text())
     assert {"psnr", "ssim", "mse", "noisy_psnr", "noisy_ssim", "noisy_mse"} <= set(metrics)
@@ -60,6 +62,14 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
         "baselines/gaussian-0.2.png",
     ):
         assert (tiny_project / "plots" / picture).read_bytes()[:4] == b"\x89PNG"
+    anomaly = json.loads((tiny_project / "metrics/anomaly.json").read_text())["digits"]
+    assert set(anomaly) == {"scores", "best", "plain"} and "mse" in anomaly["scores"]
+    assert anomaly["best"] in anomaly["scores"]
+    assert set(anomaly["scores"]["mse"]["auroc"]) == {str(c) for c in range(10)}
+    assert all(0 <= v <= 1 for v in anomaly["scores"]["mse"]["auroc"].values())
+    assert anomaly["scores"][anomaly["best"]]["mean_auroc"] > 0.8  # 5 epochs on ~45 images a class
+    for name in ("roc/digits.csv", "hist/digits.csv", "examples/digits.png"):
+        assert (tiny_project / "plots/anomaly" / name).stat().st_size > 0
     assert sh("dvc", "status", "-q", cwd=tiny_project, check=False).returncode == 0
     assert ran(sh("dvc", "repro", cwd=tiny_project).stdout) == set()
 

@@ -99,6 +99,26 @@ def plot_methods_vs_noise(rows: list[dict], path: str | Path) -> None:
     _save_figure(fig, path)
 
 
+def plot_anomaly_curves(roc: list[dict], hist: list[dict], best: str, path: str | Path, title: str) -> None:
+    """Left: the ROC of each score (rows of {fpr, <score>: tpr}); right: the best score's density, normal against
+    anomalous (rows of {log10_ratio, normal, anomalous})."""
+    fig, (left, right) = _figure(10, 3.8, ncols=2)
+    scores = [k for k in roc[0] if k != "fpr"]
+    for score in scores:
+        lw = 2.5 if score == best else 1.2
+        left.plot([r["fpr"] for r in roc], [r[score] for r in roc], lw=lw, label=score)
+    left.plot([0, 1], [0, 1], ":", color="grey")
+    left.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, mean over the classes")
+    left.legend(fontsize=8)
+    x = [r["log10_ratio"] for r in hist]
+    right.fill_between(x, [r["normal"] for r in hist], step="mid", alpha=0.5, label="normal")
+    right.fill_between(x, [r["anomalous"] for r in hist], step="mid", alpha=0.5, label="anomalous")
+    right.set(xlabel=f"log10({best} / median {best} of normal val images)", ylabel="density", title="Test scores")
+    right.legend(fontsize=8)
+    fig.suptitle(title)
+    _save_figure(fig, path)
+
+
 def plot_method_grid(rows: dict[str, np.ndarray], path: str | Path, title: str) -> None:
     """One labelled row per method (each (N, C, H, W) in [0, 1]): the same images through every denoiser.
 

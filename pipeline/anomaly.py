@@ -20,7 +20,7 @@ from dae.io import write_json, write_text
 from dae.models import load_model
 from dae.one_class import all_runs, class_images, run_files, variants
 from dae.params import anomaly_datasets, load_params
-from dae.visualise import plot_method_grid
+from dae.visualise import plot_anomaly_curves, plot_method_grid
 from pipeline._stage import run
 
 SHOWN = 4  # most normal and most anomalous test images drawn per class
@@ -89,6 +89,7 @@ def draw(heads: dict[int, dict], data: dict[str, Any], dataset: str, best: str, 
     anomalous = [test_y != c for c in heads]
     hist = relative_histogram(np.concatenate(ratios), np.concatenate(anomalous))
     write_text(out / "hist" / f"{dataset}.csv", csv_text(hist))
+    plot_anomaly_curves(roc, hist, best, out / "curves" / f"{dataset}.png", f"{dataset}: one-class models")
     rows = {}
     for c, h in heads.items():
         order = np.argsort(h["test"][best], kind="stable")

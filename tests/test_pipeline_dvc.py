@@ -68,7 +68,7 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
     assert set(anomaly["scores"]["mse"]["auroc"]) == {str(c) for c in range(10)}
     assert all(0 <= v <= 1 for v in anomaly["scores"]["mse"]["auroc"].values())
     assert anomaly["scores"][anomaly["best"]]["mean_auroc"] > 0.8  # 5 epochs on ~45 images a class
-    for name in ("roc/digits.csv", "hist/digits.csv", "examples/digits.png"):
+    for name in ("roc/digits.csv", "hist/digits.csv", "examples/digits.png", "curves/digits.png"):
         assert (tiny_project / "plots/anomaly" / name).stat().st_size > 0
     assert sh("dvc", "status", "-q", cwd=tiny_project, check=False).returncode == 0
     assert ran(sh("dvc", "repro", cwd=tiny_project).stdout) == set()

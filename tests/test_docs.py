@@ -563,3 +563,22 @@ def test_functions_the_docs_name_exist_with_those_parameters():
                 check_signature(obj, match["args"], where)
                 checked += 1
     assert checked > 10
+
+
+def test_anomaly_tables_are_the_committed_run():
+    """docs/anomaly.md's tables are what tools/anomaly_tables.py makes of the MNIST / Fashion-MNIST run's JSON."""
+    proc = subprocess.run(
+        [sys.executable, "tools/anomaly_tables.py", "docs/data/anomaly.json", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((ROOT / "docs/data/anomaly.json").read_text())
+    assert set(data) == {"mnist", "fashion_mnist"}
+    for result in data.values():
+        assert result["best"] in result["scores"] and "mse" in result["scores"]
+        assert len(result["scores"]["mse"]["auroc"]) == 10
+    doc = (ROOT / "docs/anomaly.md").read_text()
+    best = data["mnist"]["scores"][data["mnist"]["best"]]["seeds"]
+    assert f"**{100 * best['mean_auroc']:.1f}** ± {100 * best['std_mean_auroc']:.1f}" in doc

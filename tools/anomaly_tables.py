@@ -86,7 +86,8 @@ def versus_table(result: dict) -> list[str]:
 
 def tables(metrics: dict) -> str:
     out = []
-    for dataset, result in metrics.items():
+    order = [d for d in NAMES if d in metrics] + [d for d in metrics if d not in NAMES]
+    for dataset, result in ((d, metrics[d]) for d in order):
         out += [f"#### {NAMES.get(dataset, dataset)}", "", *class_table(dataset, result), ""]
         if "plain" in result:
             out += ["DAE against the plain autoencoder, mean AUROC (%) over classes:", "", *versus_table(result), ""]

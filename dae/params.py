@@ -213,6 +213,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "batch_size": integer(1),
         "lr": number(0, lo_open=True),
         "weight_decay": number(0),
+        "l2": number(0),
         "optimizer": choice(*OPTIMIZERS),
         "schedule": choice("constant", "onecycle"),
         "fresh_noise": boolean,

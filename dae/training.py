@@ -74,6 +74,13 @@ def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return lambda logits, y: F.mse_loss(torch.sigmoid(logits.float()), y)
 
 
+def l2_penalty(model: torch.nn.Module) -> torch.Tensor:
+    """sum W^2 over the weight matrices and kernels (biases and normalisation scales are left out): the L2 term
+    that `train.l2` (lambda) adds to the loss. Its gradient is 2 lambda W; AdamW's `weight_decay` instead shrinks
+    the weights outside the gradient, so Adam's per-weight scaling never sees it."""
+    return sum(p.square().sum() for p in model.parameters() if p.dim() > 1)
+
+
 def make_optimizer(model: torch.nn.Module, train: dict[str, Any]) -> torch.optim.Optimizer:
     cls = torch.optim.AdamW if train["optimizer"] == "adamw" else torch.optim.Adam
     return cls(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
@@ -155,6 +162,7 @@ class TrainState:
     device: torch.device
     amp: bool
     nhwc: bool
+    l2: float = 0.0  # lambda of the explicit L2 term
 
 
 def prepare(
@@ -195,6 +203,7 @@ def prepare(
         device=device,
         amp=amp,
         nhwc=nhwc,
+        l2=train.get("l2", 0.0),
     )
 
 
@@ -215,7 +224,8 @@ def train_epoch(model: DenoisingAutoencoder, state: TrainState, bar: tqdm) -> fl
         with _autocast(device, state.amp):
             batch_loss = state.loss(state.forward(x), y)
         state.optimizer.zero_grad(set_to_none=True)
-        batch_loss.backward()
+        # The logged loss stays the data term, comparable across lambdas; the penalty only adds its gradient.
+        (batch_loss + state.l2 * l2_penalty(model) if state.l2 else batch_loss).backward()
         state.optimizer.step()
         if state.schedule is not None:
             state.schedule.step()

@@ -25,7 +25,7 @@ def test_set_epoch_redraws_the_noise_and_the_clean_target_stays():
     noisy1, clean1 = pairs[3]
     assert not torch.equal(noisy0, noisy1)
     assert torch.equal(clean0, clean1) and torch.equal(clean0, torch.from_numpy(CLEAN[3] / np.float32(255)))
-    assert 0 <= noisy1.min() and noisy1.max() <= 1  # clipped, as the corrupt stage does
+    assert noisy1.min() >= 0 and noisy1.max() <= 1  # clipped, as the corrupt stage does
 
 
 def test_a_loader_with_workers_gives_the_same_batches_as_one_without():

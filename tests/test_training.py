@@ -153,3 +153,29 @@ def test_cpu_bf16_training_is_deterministic_and_as_good_as_fp32():
     # ...and it learns as well (best val MSE within 10 %).
     best = [min(h["val_loss"] for h in run) for run in (bf16, fp32)]
     assert best[0] == pytest.approx(best[1], rel=0.1)
+
+
+def test_l2_adds_two_lambda_w_to_the_gradient_of_every_weight_and_nothing_to_biases():
+    """`train.l2` is the notes' lambda * sum W^2 term: its gradient is 2 lambda W, on weights only."""
+    import copy
+
+    from dae.training import l2_penalty, prepare, progress_bar, train_epoch
+
+    seed_everything(0)
+    model = build_model(MODEL, (1, 8, 8))
+    noisy, clean = tiny_pairs(16)
+    grads = {}
+    for lam in (0.0, 0.25):
+        m = copy.deepcopy(model)
+        # lr 0: the step leaves the weights as they were, so the gradients left behind are those of `model`.
+        state = prepare(m, (noisy, clean), (noisy, clean), {**TRAIN, "l2": lam, "lr": 0.0}, torch.device("cpu"))
+        train_epoch(m, state, progress_bar(1))
+        grads[lam] = {name: p.grad.clone() for name, p in m.named_parameters()}
+    for name, p in model.named_parameters():
+        expected = 2 * 0.25 * p.detach() if p.dim() > 1 else torch.zeros_like(p)
+        torch.testing.assert_close(grads[0.25][name] - grads[0.0][name], expected, rtol=1e-4, atol=1e-6)
+    weights = sum(p.numel() for p in model.parameters() if p.dim() > 1)
+    assert 0 < weights < sum(p.numel() for p in model.parameters())
+    assert l2_penalty(model).item() == pytest.approx(
+        sum(p.square().sum().item() for p in model.parameters() if p.dim() > 1)
+    )

@@ -249,6 +249,38 @@ SCHEMA["anomaly"] = {
     "model": _described("a whole model: section", lambda key, value: _section(key, value, SCHEMA["model"])),
     "train": overrides("train"),
 }
+# The values each study may take: the knob's own check.
+STUDY_VALUES: dict[str, Spec] = {
+    "latent": integer(1),
+    "depth": integer(1, 8),
+    "dropout": number(0, 0.9),
+    "l2": number(0),
+    "weight_decay": number(0),
+    "loss": choice(*LOSSES),
+    "noise": gaussian_std,
+}
+
+
+def _grids(key: str, raw: Any) -> dict[str, list[Any]]:
+    if not isinstance(raw, dict):
+        _fail(key, raw, f"a mapping of study names ({', '.join(STUDY_VALUES)}) to lists of values")
+    out = {}
+    for name, values in raw.items():
+        if name not in STUDY_VALUES:
+            raise ParamError(f"params: unknown study {key}.{name}{_closest(str(name), list(STUDY_VALUES), key + '.')}")
+        out[name] = int_list(STUDY_VALUES[name], 10, unique=True)(f"{key}.{name}", values)
+    return out
+
+
+SCHEMA["studies"] = {
+    "setting": text,
+    "epochs": integer(1),
+    "grids": _described(f"a mapping of study names ({', '.join(STUDY_VALUES)}) to 1-10 values each", _grids),
+}
+SCHEMA["probe"] = {
+    "epochs": integer(1),
+    "settings": _described("a mapping of names to {type, level}, as sweep: entries", lambda key, raw: _sweep(raw, key)),
+}
 # Names become stage names, file names and command-line words: a plain word, never `.`, `..` or a path.
 SETTING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 NAME_RULE = "start with a letter or digit, then letters, digits, '.', '_' or '-' (no '..')"
@@ -297,16 +329,16 @@ def validate_setting(name: str, noise_type: Any, level: Any, clip: Any = None) -
     return out
 
 
-def _sweep(raw: Any) -> dict[str, dict[str, Any]]:
+def _sweep(raw: Any, section: str = "sweep") -> dict[str, dict[str, Any]]:
     if not isinstance(raw, dict) or not raw:
-        raise ParamError(f"params: sweep must be a non-empty mapping of name -> {{type, level}}, got {raw!r}")
+        raise ParamError(f"params: {section} must be a non-empty mapping of name -> {{type, level}}, got {raw!r}")
     out = {}
     for name, entry in raw.items():
         if name == MAIN:
             raise ParamError(f"params: sweep key {MAIN!r} is reserved for the main setting in noise:")
         if not isinstance(entry, dict) or not {"type", "level"} <= set(entry) <= {"type", "level", "clip"}:
             raise ParamError(
-                f"params: sweep.{name} = {entry!r} is not allowed; expected {{type: ..., level: ...}} "
+                f"params: {section}.{name} = {entry!r} is not allowed; expected {{type: ..., level: ...}} "
                 "(gaussian entries may add clip: false)"
             )
         out[name] = validate_setting(name, entry["type"], entry["level"], entry.get("clip"))
@@ -393,6 +425,11 @@ def validate(raw: Any) -> dict[str, Any]:
     out["sweep"] = _sweep(raw["sweep"])
     out["blind"] = _blind(raw.get("blind"), out["sweep"], out["noise"]["clip"])
     _check_anomaly(out["anomaly"])
+    if out["studies"]["setting"] not in out["sweep"]:
+        raise ParamError(
+            f"params: studies.setting = {out['studies']['setting']!r} is not a sweep key; "
+            f"expected one of {', '.join(out['sweep'])}"
+        )
     return out
 
 

@@ -119,6 +119,34 @@ def plot_anomaly_curves(roc: list[dict], hist: list[dict], best: str, path: str 
     _save_figure(fig, path)
 
 
+def plot_study(study: str, rows: list[dict], path: str | Path) -> None:
+    """Test PSNR (left) and the train-val loss gap (right) against the knob's values, in the grid's order."""
+    fig, (left, right) = _figure(9, 3.4, ncols=2)
+    labels = [str(r["value"]) for r in rows]
+    for ax, key, name in ((left, "psnr", "test PSNR (dB)"), (right, "gap", "val loss - train loss")):
+        ax.plot(range(len(rows)), [r[key] for r in rows], "o-")
+        ax.set_xticks(range(len(rows)), labels)
+        ax.set(xlabel=study, ylabel=name)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Study: {study}")
+    _save_figure(fig, path)
+
+
+def plot_probe(rows: list[dict], references: dict[str, float], path: str | Path) -> None:
+    """Linear-probe test error of the DAEs against their training noise level, one line per noise type, with the
+    raw-pixel, PCA and plain-autoencoder errors as horizontal references."""
+    fig, (ax,) = _figure(6.4, 4.0)
+    for i, kind in enumerate(dict.fromkeys(r["type"] for r in rows)):
+        pts = sorted((r for r in rows if r["type"] == kind), key=lambda r: r["level"])
+        ax.plot([p["level"] for p in pts], [100 * p["error"] for p in pts], "o-", color=f"C{i}", label=f"DAE, {kind}")
+    for j, (name, value) in enumerate(references.items()):
+        ax.axhline(100 * value, ls="--", color=f"C{j + 5}", label={"ae": "plain autoencoder"}.get(name, name))
+    ax.set(xlabel="training noise level", ylabel="linear probe test error (%)", title="What the codes are worth")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save_figure(fig, path)
+
+
 def plot_method_grid(rows: dict[str, np.ndarray], path: str | Path, title: str) -> None:
     """One labelled row per method (each (N, C, H, W) in [0, 1]): the same images through every denoiser.
 

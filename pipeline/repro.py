@@ -46,6 +46,8 @@ SMALL = {
     "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}, "masking-0.5": {"type": "masking", "level": 0.5}},
     "blind": {"all": ["gaussian", "masking"]},
     "anomaly": {"train": {"epochs": 5}},
+    "studies": {"epochs": 3, "setting": "gaussian-0.2"},
+    "probe": {"epochs": 3},
 }
 
 

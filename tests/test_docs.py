@@ -62,7 +62,13 @@ OTHER_ENV = {"OMP_NUM_THREADS"}
 # 0.2 s training took 21 s. The docs' own settings win where they set it.
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 # The tiny project: conftest's small params, smaller still, and the one sweep setting the docs name.
-SHRINK = {"data": {"subset": 100}, "train": {"epochs": 2}, "baselines": {"n_test": 10, "n_val": 5, "n_slow": 1}}
+SHRINK = {
+    "data": {"subset": 100},
+    "train": {"epochs": 2},
+    "baselines": {"n_test": 10, "n_val": 5, "n_slow": 1},
+    "studies": {"epochs": 2, "setting": "gaussian-0.5"},
+    "probe": {"epochs": 2},
+}
 TINY_SWEEP = {"gaussian-0.5": {"type": "gaussian", "level": 0.5}}
 
 

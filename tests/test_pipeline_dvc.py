@@ -70,6 +70,14 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
     assert anomaly["scores"][anomaly["best"]]["mean_auroc"] > 0.8  # 5 epochs on ~45 images a class
     for name in ("roc/digits.csv", "hist/digits.csv", "examples/digits.png", "curves/digits.png"):
         assert (tiny_project / "plots/anomaly" / name).stat().st_size > 0
+    grids = yaml.safe_load((tiny_project / "params.yaml").read_text())["studies"]["grids"]
+    assert {p.stem for p in (tiny_project / "metrics/studies").glob("*.json")} == set(grids)
+    latent = json.loads((tiny_project / "metrics/studies/latent.json").read_text())
+    assert set(latent) == {str(v) for v in grids["latent"]}
+    assert all({"psnr", "ssim", "gap", "best_epoch"} <= set(r) for r in latent.values())
+    probe = json.loads((tiny_project / "metrics/probe.json").read_text())
+    assert set(probe) == {"raw", "pca", "ae", "dae", "n_features"} and len(probe["dae"]) == 5
+    assert all(0 <= e < 0.9 for e in [probe["raw"], probe["pca"], probe["ae"], *probe["dae"].values()])
     assert sh("dvc", "status", "-q", cwd=tiny_project, check=False).returncode == 0
     assert ran(sh("dvc", "repro", cwd=tiny_project).stdout) == set()
 

@@ -33,6 +33,11 @@ def top_level_plots() -> tuple[list[str], int]:
         else:
             ((name, props),) = entry.items()
             names = list(props["y"]) if isinstance((props or {}).get("y"), dict) else [name]
+        if len(names) == 1 and (ROOT / names[0]).is_dir():  # a folder: one plot per file in it
+            inside = sorted(str(f.relative_to(ROOT)) for f in (ROOT / names[0]).iterdir() if f.is_file())
+            files += inside
+            charts += sum(Path(n).suffix not in IMAGE_SUFFIXES for n in inside)
+            continue
         files += names
         charts += not all(Path(n).suffix in IMAGE_SUFFIXES for n in names)
     return files, charts

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import yaml
+from conftest import committed_text, with_value
+
+from dae.params import ParamError, validate
+from dae.probe import pca_features, probe_error
+from dae.studies import apply, depth_channels
+
+PARAMS = validate(yaml.safe_load(committed_text("params.yaml")))
+
+
+@pytest.mark.parametrize(
+    ("study", "value", "where", "expected"),
+    [
+        ("latent", 8, ("model", "latent"), 8),
+        ("dropout", 0.3, ("model", "dropout"), 0.3),
+        ("l2", 0.01, ("train", "l2"), 0.01),
+        ("weight_decay", 0.1, ("train", "weight_decay"), 0.1),
+        ("loss", "bce", ("train", "loss"), "bce"),
+        ("depth", 3, ("model", "channels"), [32, 64, 128]),
+    ],
+)
+def test_each_study_changes_its_knob_and_nothing_else(study, value, where, expected):
+    model, train = apply(PARAMS, study, value)
+    got = {"model": model, "train": train}
+    assert got[where[0]][where[1]] == expected
+    assert train["epochs"] == PARAMS["studies"]["epochs"]
+    for section, params in got.items():
+        changed = {k for k in params if params[k] != PARAMS[section][k]}
+        assert changed <= {where[1], "epochs"}, (study, changed)
+
+
+def test_depth_doubles_the_channels_from_the_first_level():
+    assert depth_channels([16, 64], 1) == [16]
+    assert depth_channels([16, 64], 4) == [16, 32, 64, 128]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("studies.grids", {"latnet": [2]}, "unknown study studies.grids.latnet; did you mean studies.grids.latent?"),
+        ("studies.grids", {"latent": [0]}, "studies.grids.latent[0] = 0 is not allowed; expected a whole number >= 1"),
+        ("studies.grids", {"loss": ["l1"]}, "studies.grids.loss[0] = 'l1' is not allowed; expected one of mse, bce"),
+        ("studies.grids", {"dropout": [0.1, 0.1]}, "studies.grids.dropout = [0.1, 0.1] is not allowed"),
+        ("studies.setting", "gaussian-0.9", "studies.setting = 'gaussian-0.9' is not a sweep key"),
+        ("probe.settings", {"a/b": {"type": "gaussian", "level": 0.1}}, "sweep key 'a/b' is not allowed"),
+        ("probe.settings", {}, "probe.settings must be a non-empty mapping"),
+    ],
+)
+def test_bad_study_and_probe_params_are_one_line(key, value, message):
+    with pytest.raises(ParamError) as err:
+        validate(with_value(key, value))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_probe_reads_labels_from_informative_features_and_not_from_noise():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=600)
+    informative = np.eye(3)[y] + 0.3 * rng.standard_normal((600, 3))
+    noise = rng.standard_normal((600, 3))
+    assert probe_error(informative[:400], y[:400], informative[400:], y[400:]) < 0.05
+    assert probe_error(noise[:400], y[:400], noise[400:], y[400:]) > 0.5
+    train, test = pca_features(np.hstack([informative, 0.01 * noise])[:400], informative[400:].repeat(2, 1), 2)
+    assert train.shape == (400, 2) and test.shape == (200, 2)

@@ -588,3 +588,27 @@ def test_anomaly_tables_are_the_committed_run():
     doc = (ROOT / "docs/anomaly.md").read_text()
     best = data["mnist"]["scores"][data["mnist"]["best"]]["seeds"]
     assert f"**{100 * best['mean_auroc']:.1f}** ± {100 * best['std_mean_auroc']:.1f}" in doc
+
+
+def test_studies_tables_are_the_committed_runs(tmp_path: Path):
+    """docs/studies.md's digits tables are the committed metrics (not the workspace's: it may hold an experiment)."""
+    from conftest import committed_text
+
+    listed = subprocess.run(
+        ["git", "ls-files", "metrics/studies", "metrics/probe.json"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split() or [str(p.relative_to(ROOT)) for p in (ROOT / "metrics/studies").glob("*.json")]
+    for name in listed:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(committed_text(name))
+    runs = [(tmp_path / "metrics", "digits")]
+    if (ROOT / "docs/data/mnist").is_dir():
+        runs.append((ROOT / "docs/data/mnist", "mnist"))
+    for folder, tag in runs:
+        proc = subprocess.run(
+            [sys.executable, "tools/study_tables.py", str(folder), "--check", tag],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert len(listed) >= 2

@@ -207,6 +207,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "bottleneck": choice("dense", "spatial"),
         "norm": choice("none", "batch"),
         "blocks": integer(0, 16),
+        "output": choice("sigmoid", "linear"),
     },
     "train": {
         "epochs": integer(1),
@@ -257,6 +258,7 @@ STUDY_VALUES: dict[str, Spec] = {
     "l2": number(0),
     "weight_decay": number(0),
     "loss": choice(*LOSSES),
+    "output": choice("sigmoid", "linear"),
     "noise": gaussian_std,
 }
 
@@ -425,6 +427,8 @@ def validate(raw: Any) -> dict[str, Any]:
     out["sweep"] = _sweep(raw["sweep"])
     out["blind"] = _blind(raw.get("blind"), out["sweep"], out["noise"]["clip"])
     _check_anomaly(out["anomaly"])
+    if out["train"]["loss"] == "bce" and out["model"]["output"] != "sigmoid":
+        raise ParamError("params: train.loss = 'bce' needs model.output = 'sigmoid' (BCE takes probabilities)")
     if out["studies"]["setting"] not in out["sweep"]:
         raise ParamError(
             f"params: studies.setting = {out['studies']['setting']!r} is not a sweep key; "

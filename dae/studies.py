@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-STUDIES = ("latent", "depth", "dropout", "l2", "weight_decay", "loss", "noise")
+STUDIES = ("latent", "depth", "dropout", "l2", "weight_decay", "loss", "output", "noise")
 
 
 def depth_channels(channels: list[int], depth: int) -> list[int]:
@@ -29,8 +29,8 @@ def apply(params: dict[str, Any], study: str, value: Any) -> tuple[dict[str, Any
             model["channels"] = depth_channels(model["channels"], value)
         else:
             model["hidden"] = [model["hidden"][0] // 2**i or 1 for i in range(value)]
-    elif study == "dropout":
-        model["dropout"] = value
+    elif study in ("dropout", "output"):
+        model[study] = value
     elif study in ("l2", "weight_decay", "loss"):
         train[study] = value
     elif study != "noise":

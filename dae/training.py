@@ -56,22 +56,26 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     torch.backends.cudnn.deterministic = deterministic
 
 
-def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def loss_fn(name: str, output: str = "sigmoid") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """A loss of the decoder's logits and the clean target: `mse` after the sigmoid (the model's output), `bce`
     on the logits directly (numerically safe under autocast), `psnr`: the negated mean per-image PSNR in dB.
 
     `psnr` optimises the metric the evaluation reports. MSE lets the noisiest images dominate the gradient; the
     log weighs a 1 dB gain on a clean-ish image as much as one on a noisy image (the blind models mix both).
     """
+    # model.output: the sigmoid, or none (`linear`: the loss sees the raw output, clamped only when the model is used).
+    act = torch.sigmoid if output == "sigmoid" else (lambda t: t)
     if name == "bce":
+        if output != "sigmoid":
+            raise DaeError("params: train.loss = 'bce' needs model.output = 'sigmoid' (BCE takes probabilities)")
         return lambda logits, y: F.binary_cross_entropy_with_logits(logits.float(), y)
     if name == "psnr":
         # dae.metrics.psnr's formula in float32 (it computes in float64, too slow for every step); its 1e-10 floor
         # is the evaluation's 100 dB cap.
         return lambda logits, y: (
-            10 * torch.log10((torch.sigmoid(logits.float()) - y).square().flatten(1).mean(1).clamp_min(1e-10)).mean()
+            10 * torch.log10((act(logits.float()) - y).square().flatten(1).mean(1).clamp_min(1e-10)).mean()
         )
-    return lambda logits, y: F.mse_loss(torch.sigmoid(logits.float()), y)
+    return lambda logits, y: F.mse_loss(act(logits.float()), y)
 
 
 def l2_penalty(model: torch.nn.Module) -> torch.Tensor:
@@ -184,7 +188,7 @@ def prepare(
     ]
     forward = compiled_forward(model, train["deterministic"]) if train["compile"] else model.logits
     optimizer = make_optimizer(model, train)
-    loss = loss_fn(train["loss"])
+    loss = loss_fn(train["loss"], model.config.get("output", "sigmoid"))
     order = torch.Generator().manual_seed(train["seed"])
     bs = train["batch_size"]
     steps = (len(x_train) + bs - 1) // bs

@@ -59,6 +59,7 @@ class DenoisingAutoencoder(nn.Module):
         encoder, decoder = _architecture(spec.arch)
         self.encoder = encoder(spec)
         self.decoder = decoder(spec)
+        self.decoder.output = spec.output
         # On the meta device (planning memory, checking a file's shapes) no forward pass: it would cost torch
         # about a second to import its meta kernels, in every stage that loads a model. load_model checks later.
         if next(self.parameters()).device.type != "meta":

@@ -45,8 +45,14 @@ class Decoder(nn.Module):
         super().__init__()
         self.net = nn.Sequential(*layers)
 
+    output = "sigmoid"  # model.output: DenoisingAutoencoder sets it from the config
+
     def logits(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
 
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """The output activation: the sigmoid, or (`linear`) none in training and a clamp to [0, 1] in use."""
+        return torch.sigmoid(logits) if self.output == "sigmoid" else logits.clamp(0, 1)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(z))
+        return self.activate(self.logits(z))

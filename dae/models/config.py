@@ -21,6 +21,7 @@ class ModelConfig:
     bottleneck: str = "dense"
     norm: str = "none"
     blocks: int = 0
+    output: str = "sigmoid"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:

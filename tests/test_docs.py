@@ -49,6 +49,8 @@ FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<code>.*?)^(?P
 NOT_RUN = {
     r"data\.name=(?!digits)|^dvc exp run -n mnist": "reads MNIST or CIFAR-10: a mirror or the network, and minutes "
     "(48 for the MNIST sweep); tests/test_datasets.py reads the mirror's MNIST",
+    r"^dvc exp run -n studies": "trains 30 models on MNIST and fits 8 probes on 54,000 images (an hour on 2 cores); "
+    "tests/test_studies.py and the tiny project's `dvc repro study probe` run the same stages on the digits",
     r"^dvc exp run -n anomaly": "trains 120 one-class models on MNIST and Fashion-MNIST (9 minutes); "
     "tests/test_anomaly.py trains one-class models on the digits and lists the per-class stages",
     r"-S (model|train)\.|-S noise\.(clip|seed|salt_ratio)=": "retrains every model of the pipeline: half a minute "

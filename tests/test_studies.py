@@ -63,3 +63,33 @@ def test_the_probe_reads_labels_from_informative_features_and_not_from_noise():
     assert probe_error(noise[:400], y[:400], noise[400:], y[400:]) > 0.5
     train, test = pca_features(np.hstack([informative, 0.01 * noise])[:400], informative[400:].repeat(2, 1), 2)
     assert train.shape == (400, 2) and test.shape == (200, 2)
+
+
+def test_a_linear_output_trains_on_the_raw_output_and_is_clamped_in_use(tmp_path):
+    import torch
+    import torch.nn.functional as F
+
+    from dae.errors import DaeError
+    from dae.models import build_model, load_model, save_model
+    from dae.training import loss_fn
+
+    model = build_model({**PARAMS["model"], "output": "linear"}, (1, 8, 8))
+    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.decoder.net[-1].bias.fill_(2.0)  # push outputs past 1: the clamp must show
+        logits = model.logits(x)
+        assert logits.max() > 1
+        assert torch.equal(model(x), logits.clamp(0, 1))
+        assert loss_fn("mse", "linear")(logits, x) == F.mse_loss(logits, x)  # no sigmoid in training
+        assert loss_fn("mse")(logits, x) == F.mse_loss(torch.sigmoid(logits), x)
+    with pytest.raises(DaeError, match="needs model.output = 'sigmoid'"):
+        loss_fn("bce", "linear")
+    save_model(model, tmp_path / "m.safetensors")
+    assert load_model(tmp_path / "m.safetensors").decoder.output == "linear"
+
+
+def test_bce_with_a_linear_output_is_refused_in_one_line():
+    raw = with_value("train.loss", "bce")
+    raw["model"]["output"] = "linear"
+    with pytest.raises(ParamError, match=r"train.loss = 'bce' needs model.output = 'sigmoid'"):
+        validate(raw)

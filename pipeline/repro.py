@@ -45,9 +45,13 @@ SMALL = {
     "baselines": {"n_test": 30, "n_val": 10, "n_slow": 2},
     "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}, "masking-0.5": {"type": "masking", "level": 0.5}},
     "blind": {"all": ["gaussian", "masking"]},
-    "anomaly": {"train": {"epochs": 5}},
-    "studies": {"epochs": 3, "setting": "gaussian-0.2"},
-    "probe": {"epochs": 3},
+    "anomaly": {"classes": [0, 1, 2], "train": {"epochs": 5}},
+    "studies": {
+        "epochs": 2,
+        "setting": "gaussian-0.2",
+        "grids": {"latent": [4, 16], "dropout": [0.0, 0.3], "noise": [0.2, 0.4]},
+    },
+    "probe": {"epochs": 2, "settings": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}}},
 }
 
 
@@ -60,10 +64,12 @@ def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 
 
 def merge(base: dict, override: dict) -> dict:
-    """`override` on top of `base`, section by section; a `sweep` or `blind` override replaces the whole section."""
+    """`override` on top of `base`, section by section; a `sweep`, `blind`, `grids` or `settings` override replaces
+    the whole mapping (its entries are names, not keys to merge)."""
     out = dict(base)
     for key, value in override.items():
-        out[key] = merge(base[key], value) if isinstance(value, dict) and key not in ("sweep", "blind") else value
+        whole = key in ("sweep", "blind", "grids", "settings")
+        out[key] = merge(base[key], value) if isinstance(value, dict) and not whole else value
     return out
 
 

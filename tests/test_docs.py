@@ -182,13 +182,12 @@ def stage_names(params: dict[str, Any]) -> set[str]:
     """Every stage name dvc.yaml expands to under `params` (foreach keys, matrix products joined by "-")."""
     names = set()
     for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
+        names.add(name)  # a foreach or matrix stage's name is a target too: the whole group
         if "foreach" in stage:
             names |= {f"{name}@{key}" for key in _param(params, stage["foreach"])}
         elif "matrix" in stage:
             axes = [_param(params, ref) for ref in stage["matrix"].values()]
             names |= {f"{name}@" + "-".join(map(str, combo)) for combo in itertools.product(*axes)}
-        else:
-            names.add(name)
     return names
 
 

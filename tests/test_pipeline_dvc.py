@@ -65,7 +65,8 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
     anomaly = json.loads((tiny_project / "metrics/anomaly.json").read_text())["digits"]
     assert set(anomaly) == {"scores", "best", "plain"} and "mse" in anomaly["scores"]
     assert anomaly["best"] in anomaly["scores"]
-    assert set(anomaly["scores"]["mse"]["auroc"]) == {str(c) for c in range(10)}
+    classes = yaml.safe_load((tiny_project / "params.yaml").read_text())["anomaly"]["classes"]
+    assert set(anomaly["scores"]["mse"]["auroc"]) == {str(c) for c in classes}
     assert all(0 <= v <= 1 for v in anomaly["scores"]["mse"]["auroc"].values())
     assert anomaly["scores"][anomaly["best"]]["mean_auroc"] > 0.8  # 5 epochs on ~45 images a class
     for name in ("roc/digits.csv", "hist/digits.csv", "examples/digits.png", "curves/digits.png"):
@@ -76,7 +77,8 @@ def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path)
     assert set(latent) == {str(v) for v in grids["latent"]}
     assert all({"psnr", "ssim", "gap", "best_epoch"} <= set(r) for r in latent.values())
     probe = json.loads((tiny_project / "metrics/probe.json").read_text())
-    assert set(probe) == {"raw", "pca", "ae", "dae", "n_features"} and len(probe["dae"]) == 5
+    settings = yaml.safe_load((tiny_project / "params.yaml").read_text())["probe"]["settings"]
+    assert set(probe) == {"raw", "pca", "ae", "dae", "n_features"} and set(probe["dae"]) == set(settings)
     assert all(0 <= e < 0.9 for e in [probe["raw"], probe["pca"], probe["ae"], *probe["dae"].values()])
     assert sh("dvc", "status", "-q", cwd=tiny_project, check=False).returncode == 0
     assert ran(sh("dvc", "repro", cwd=tiny_project).stdout) == set()

@@ -1,11 +1,14 @@
 """Build a model only once training it is known to fit in memory (the train stages share it)."""
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from dae.models import build_model
 from dae.resources import data_bytes, knob_to_lower, require, training_bytes, weight_bytes
+from dae.training import fit, seed_everything
 
 
 def build_within_memory(
@@ -26,3 +29,20 @@ def build_within_memory(
     parts["batch"] = training_bytes(model, n_train, shape, train["batch_size"])["batch"]
     require(sum(parts.values()), what, knob_to_lower(parts, params["model"]), device)
     return model
+
+
+def fit_within_memory(
+    model_p: dict[str, Any],
+    train_p: dict[str, Any],
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    device: torch.device,
+    redraw: Callable[[int], np.ndarray] | None = None,
+) -> tuple[torch.nn.Module, dict[str, float]]:
+    """Seed, build within memory and fit one model without logging (the study, probe and one-class stages); the
+    model of the best val loss, and that epoch's history row."""
+    seed_everything(train_p["seed"], train_p["deterministic"])
+    shape = tuple(train[1].shape[1:])
+    model = build_within_memory({"model": model_p, "train": train_p}, shape, len(train[1]), len(val[1]), device)
+    model, history = fit(model, train, val, train_p, device, redraw=redraw)
+    return model, min(history, key=lambda h: h["val_loss"])

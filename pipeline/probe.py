@@ -16,16 +16,15 @@ from dae.io import load_arrays, write_json, write_text
 from dae.noise import corrupt, rng_for, to_unit
 from dae.params import check_unchanged, load_params
 from dae.probe import latent_codes, pca_features, probe_error
-from dae.training import fit, pick_device, seed_everything
+from dae.training import pick_device
 from dae.visualise import plot_probe
-from pipeline._build import build_within_memory
+from pipeline._build import fit_within_memory
 from pipeline._stage import run
 
 
 def train_features(params: dict[str, Any], x: dict[str, torch.Tensor], setting: dict | None) -> torch.nn.Module:
     """An autoencoder of `model:` trained on clean targets: from noisy inputs (`setting`) or clean ones (None)."""
     train_p = {**params["train"], "epochs": params["probe"]["epochs"]}
-    seed_everything(train_p["seed"], train_p["deterministic"])
     noise = params["noise"]
 
     def inputs(split: str) -> torch.Tensor:
@@ -34,11 +33,8 @@ def train_features(params: dict[str, Any], x: dict[str, torch.Tensor], setting: 
         rng = rng_for(noise["seed"], setting, split)
         return torch.from_numpy(corrupt(x[split].numpy(), setting, rng, noise["clip"], noise["salt_ratio"]))
 
-    device = pick_device(train_p["device"])
-    shape = tuple(x["train"].shape[1:])
-    n_train, n_val = len(x["train"]), len(x["val"])
-    model = build_within_memory({"model": params["model"], "train": train_p}, shape, n_train, n_val, device)
-    model, _ = fit(model, (inputs("train"), x["train"]), (inputs("val"), x["val"]), train_p, device)
+    train, val = (inputs("train"), x["train"]), (inputs("val"), x["val"])
+    model, _ = fit_within_memory(params["model"], train_p, train, val, pick_device(train_p["device"]))
     return model.cpu()
 
 

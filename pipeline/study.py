@@ -19,9 +19,9 @@ from dae.noise import corrupt, rng_for, to_unit
 from dae.pairs import load_pairs
 from dae.params import check_unchanged, load_params
 from dae.studies import apply
-from dae.training import denoise, fit, pick_device, seed_everything
+from dae.training import denoise, pick_device
 from dae.visualise import plot_study
-from pipeline._build import build_within_memory
+from pipeline._build import fit_within_memory
 from pipeline._stage import run
 
 Pairs = tuple[torch.Tensor, torch.Tensor]
@@ -30,12 +30,7 @@ Pairs = tuple[torch.Tensor, torch.Tensor]
 def train_one(params: dict[str, Any], study: str, value: Any, train: Pairs, val: Pairs) -> tuple[Any, dict]:
     """The study's model for `value`, and {train_loss, val_loss, gap, best_epoch} at its best val epoch."""
     model_p, train_p = apply(params, study, value)
-    seed_everything(train_p["seed"], train_p["deterministic"])
-    device = pick_device(train_p["device"])
-    shape = tuple(train[1].shape[1:])
-    model = build_within_memory({"model": model_p, "train": train_p}, shape, len(train[1]), len(val[1]), device)
-    model, history = fit(model, train, val, train_p, device)
-    best = min(history, key=lambda h: h["val_loss"])
+    model, best = fit_within_memory(model_p, train_p, train, val, pick_device(train_p["device"]))
     losses = {"train_loss": best["train_loss"], "val_loss": best["val_loss"], "best_epoch": best["epoch"]}
     return model, {**losses, "gap": best["val_loss"] - best["train_loss"]}
 

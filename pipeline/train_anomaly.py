@@ -20,8 +20,8 @@ from dae.io import atomic_dir
 from dae.models import save_model
 from dae.one_class import all_runs, class_images, one_class_pairs, run_files
 from dae.params import ParamError, anomaly_params, check_unchanged, load_params
-from dae.training import fit, pick_device, seed_everything
-from pipeline._build import build_within_memory
+from dae.training import pick_device
+from pipeline._build import fit_within_memory
 from pipeline._stage import run
 
 
@@ -31,16 +31,12 @@ def train_run(
     """One model of class `cls`: the DAE (`variant` "dae") or the plain autoencoder, from `seed`."""
     model_p, train_p = anomaly_params(params)
     train_p = {**train_p, "seed": seed}
-    seed_everything(seed, train_p["deterministic"])
     train, val = class_images(splits, "train", cls), class_images(splits, "val", cls)
     if not len(train) or not len(val):
         raise ParamError(f"params: class {cls} has no train or val images in this dataset; check anomaly.classes")
     std = params["anomaly"]["noise"] if variant == "dae" else 0.0
     train_pairs, val_pairs, redraw = one_class_pairs(train, val, std, seed)
-    shape = tuple(train.shape[1:])
-    model = build_within_memory({"model": model_p, "train": train_p}, shape, len(train), len(val), device)
-    model, history = fit(model, train_pairs, val_pairs, train_p, device, redraw=redraw)
-    best = min(history, key=lambda h: h["val_loss"])
+    model, best = fit_within_memory(model_p, train_p, train_pairs, val_pairs, device, redraw)
     extra = {"class": cls, "variant": variant, "seed": seed, "noise_std": std, "n_train": len(train), **best}
     return model, extra
 

@@ -19,11 +19,15 @@ True
 
 from typing import Any
 
-__all__ = ["DenoisingAutoencoder", "load_model"]
+__all__ = ["DenoisingAutoencoder", "denoise_image", "load_model"]
 
 
 def __getattr__(name: str) -> Any:
     # Imported lazily: stages that only need NumPy (corrupt) should not pay for importing torch.
+    if name == "denoise_image":
+        from dae import inference
+
+        return inference.denoise_image
     if name in __all__:
         from dae import models
 

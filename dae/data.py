@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from dae.noise import corrupt, to_unit
 
@@ -19,8 +19,9 @@ from dae.noise import corrupt, to_unit
 class NoisyPairs(Dataset):
     """(noisy, clean) float32 tensors (C, H, W) in [0, 1] over clean images (N, C, H, W), uint8 or float in [0, 1].
 
-    Give `setting` ({type, level}, as in params.yaml's sweep) to draw the noise per item; call `set_epoch(k)` at
-    the start of each epoch for fresh noise, or leave it for the same noise every epoch. Give `noisy` instead to
+    Give `setting` ({type, level}, as in params.yaml's sweep) to draw the noise per item; a level [low, high] draws
+    each item's level uniformly from that range (a blind model's training). Call `set_epoch(k)` at the start of
+    each epoch for fresh noise, or leave it for the same noise every epoch. Give `noisy` instead to
     pair each clean image with a precomputed noisy one.
     """
 
@@ -52,5 +53,14 @@ class NoisyPairs(Dataset):
             noisy = self.noisy[index]
         else:
             rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, self.epoch, index])))
-            noisy = corrupt(clean[None], self.setting, rng, clip=self.clip)[0]
+            setting, level = self.setting, self.setting["level"]
+            if isinstance(level, (list, tuple)):
+                setting = {**setting, "level": float(rng.uniform(*level))}
+            noisy = corrupt(clean[None], setting, rng, clip=self.clip)[0]
         return torch.from_numpy(np.ascontiguousarray(noisy)), torch.from_numpy(np.ascontiguousarray(clean))
+
+
+def stack(pairs: Dataset, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (noisy, clean) item of a dataset as two tensors (N, C, H, W), through a DataLoader in index order."""
+    noisy, clean = zip(*DataLoader(pairs, batch_size=batch_size, shuffle=False), strict=True)
+    return torch.cat(noisy), torch.cat(clean)

@@ -21,7 +21,7 @@ DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 NOISE_TYPES = ("gaussian", "salt_pepper", "masking")
 # The noise param that sets each type's strength, as written in `noise:` (sweep entries call it `level`).
 LEVEL_KEY = {"gaussian": "std", "salt_pepper": "amount", "masking": "rate"}
-ARCHS = ("conv", "mlp")
+ARCHS = ("conv", "mlp", "unet", "dncnn")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh", "elu")
 LOSSES = ("mse", "bce", "psnr")
 OPTIMIZERS = ("adam", "adamw")
@@ -283,6 +283,69 @@ SCHEMA["probe"] = {
     "epochs": integer(1),
     "settings": _described("a mapping of names to {type, level}, as sweep: entries", lambda key, raw: _sweep(raw, key)),
 }
+def _named(what: str, check_entry: Callable[[str, Any], Any]) -> Spec:
+    """A mapping of names (stage and file names) to entries, each checked by `check_entry(key, entry)`."""
+
+    def check(key: str, raw: Any) -> dict[str, Any]:
+        if _null(raw):
+            return {}
+        if not isinstance(raw, dict):
+            _fail(key, raw, f"a mapping of names to {what}")
+        return {check_name(key, name): check_entry(f"{key}.{name}", entry) for name, entry in raw.items()}
+
+    return _described(f"a mapping of names to {what}", check)
+
+
+def _fields(key: str, raw: Any, spec: dict[str, Spec]) -> dict[str, Any]:
+    if not isinstance(raw, dict) or set(raw) != set(spec):
+        _fail(key, raw, "{" + ", ".join(spec) + "}")
+    return {name: check(f"{key}.{name}", raw[name]) for name, check in spec.items()}
+
+
+sigma_255 = number(0, 255, lo_open=True, why="gaussian std on the 0-255 scale")
+
+
+def _model_sigma(key: str, value: Any) -> float | str:
+    return "blind" if value == "blind" else sigma_255(key, value)
+
+
+_model_sigma.allowed = "a gaussian std on the 0-255 scale, or blind"  # type: ignore[attr-defined]
+SCHEMA["natural"] = {
+    "data": _named("{train: folder, test: folder}", lambda k, v: _fields(k, v, {"train": text, "test": text})),
+    "sigmas": int_list(sigma_255, 8, unique=True),
+    "val_images": integer(1),
+    "patch": integer(8, 512),
+    "patches": integer(1),
+    "val_patches": integer(1),
+    "blind": int_list(number(0, 255), 2, shortest=2),
+    "tile": integer(16),
+    "archs": _named("a whole model: section", lambda k, v: _section(k, v, SCHEMA["model"])),
+    "models": _named(
+        "{data, arch, sigma}", lambda k, v: _fields(k, v, {"data": text, "arch": text, "sigma": _model_sigma})
+    ),
+    "train": overrides("train"),
+}
+
+
+def _check_natural(natural: dict[str, Any]) -> None:
+    """Each model names a data entry and an arch of natural:, and the blind range runs upwards."""
+    low, high = natural["blind"]
+    if low >= high:
+        raise ParamError(f"params: natural.blind = {natural['blind']} is not allowed; expected [low, high], low < high")
+    for name, entry in natural["models"].items():
+        for key, known in (("data", natural["data"]), ("arch", natural["archs"])):
+            if entry[key] not in known:
+                raise ParamError(
+                    f"params: natural.models.{name}.{key} = {entry[key]!r} is not allowed; "
+                    f"expected one of: {', '.join(known) or '(none defined)'}"
+                )
+
+
+def natural_train(params: dict[str, Any]) -> dict[str, Any]:
+    """`train:` with `natural.train` laid over it: what every natural-image model trains with."""
+    return {**params["train"], **params["natural"]["train"]}
+
+
 # Names become stage names, file names and command-line words: a plain word, never `.`, `..` or a path.
 SETTING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 NAME_RULE = "start with a letter or digit, then letters, digits, '.', '_' or '-' (no '..')"
@@ -427,6 +490,7 @@ def validate(raw: Any) -> dict[str, Any]:
     out["sweep"] = _sweep(raw["sweep"])
     out["blind"] = _blind(raw.get("blind"), out["sweep"], out["noise"]["clip"])
     _check_anomaly(out["anomaly"])
+    _check_natural(out["natural"])
     if out["train"]["loss"] == "bce" and out["model"]["output"] != "sigmoid":
         raise ParamError("params: train.loss = 'bce' needs model.output = 'sigmoid' (BCE takes probabilities)")
     if out["studies"]["setting"] not in out["sweep"]:

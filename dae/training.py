@@ -180,7 +180,7 @@ def prepare(
     amp = {"cuda": train["amp"], "cpu": train["amp_cpu"]}.get(device.type, False)
     # cuDNN's and oneDNN's bf16 convolutions are fastest on NHWC ("channels last") tensors. The CPU's fp32 path
     # keeps NCHW, so default (fp32) CPU runs keep the bits they always had.
-    nhwc = (device.type == "cuda" or amp) and model.config["arch"] == "conv"
+    nhwc = (device.type == "cuda" or amp) and model.config["arch"] != "mlp"
     model.to(device, memory_format=torch.channels_last if nhwc else torch.preserve_format)
     # Tensors move to the device once; each batch is then a slice, not a per-sample Python loop.
     (x_train, y_train), (x_val, y_val) = [
@@ -246,18 +246,23 @@ def fit(
     train: dict[str, Any],
     device: torch.device,
     on_epoch: EpochHook | None = None,
-    redraw: Callable[[int], np.ndarray] | None = None,
+    redraw: Callable[[int], np.ndarray | tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> tuple[DenoisingAutoencoder, list[dict[str, float]]]:
     """Train on (noisy, clean) float tensors in [0, 1]; return the model with the best val loss, and the history.
 
-    `redraw(epoch)`, when given, returns fresh noisy training inputs for that epoch (same order as the clean ones).
+    `redraw(epoch)`, when given, returns that epoch's training data: fresh noisy inputs for the same clean images
+    (an array, same order), or fresh (noisy, clean) tensors (new patches of large images).
     """
     state = prepare(model, train_pairs, val_pairs, train, device)
     best, best_val, history = None, float("inf"), []
     bar = progress_bar(train["epochs"] * state.steps)
     for epoch in range(train["epochs"]):
         if redraw is not None and epoch > 0:  # epoch 0 trains on the precomputed pairs
-            state.x_train = to_device(torch.from_numpy(redraw(epoch)), device, state.nhwc)
+            fresh = redraw(epoch)
+            noisy, clean = fresh if isinstance(fresh, tuple) else (torch.from_numpy(fresh), None)
+            state.x_train = to_device(noisy, device, state.nhwc)
+            if clean is not None:
+                state.y_train = to_device(clean, device, state.nhwc)
         train_loss = train_epoch(model, state, bar)
         if not np.isfinite(train_loss):
             raise DaeError(f"training diverged at epoch {epoch + 1} (loss {train_loss}); lower train.lr")

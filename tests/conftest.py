@@ -84,3 +84,17 @@ def make_project(dest: Path) -> Path:
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The small project after one `dvc repro` from clean, and that run's output. Run once per session (it is the
+    suite's costliest step): tests read it, or change a copy of it (`copy_project`), never the project itself."""
+    project = make_project(tmp_path_factory.mktemp("reproduced") / "project")
+    return project, sh("dvc", "repro", cwd=project).stdout
+
+
+def copy_project(source: Path, dest: Path) -> Path:
+    """A copy of a project with its git history and DVC cache: DVC and git work in it as in the original."""
+    shutil.copytree(source, dest, symlinks=True)
+    return dest

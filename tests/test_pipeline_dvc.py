@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import sh
+from conftest import copy_project, sh
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +18,8 @@ def ran(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
 
 
-def test_repro_then_experiment_changes_only_the_main_setting(tiny_project: Path):
-    first = sh("dvc", "repro", cwd=tiny_project).stdout
+def test_repro_then_experiment_changes_only_the_main_setting(tmp_path: Path, reproduced: tuple[Path, str]):
+    tiny_project, first = copy_project(reproduced[0], tmp_path / "project"), reproduced[1]
     assert {
         "download",
         "corrupt",

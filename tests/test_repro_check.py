@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import sh
+from conftest import copy_project, sh
 
 pytestmark = pytest.mark.slow
 
@@ -19,8 +19,8 @@ def commit(project: Path, message: str) -> None:
     sh("git", "commit", "-qm", message, cwd=project)
 
 
-def test_committed_results_reproduce_and_stale_ones_are_caught(tiny_project: Path):
-    sh("dvc", "repro", cwd=tiny_project)
+def test_committed_results_reproduce_and_stale_ones_are_caught(tmp_path: Path, reproduced: tuple[Path, str]):
+    tiny_project = copy_project(reproduced[0], tmp_path / "project")
     commit(tiny_project, "results")
     ok = check(tiny_project)
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -1,8 +1,8 @@
 """Denoising autoencoders: which architectures exist, and how a model is built from params or loaded from a file.
 
-An architecture is a module of its own (conv.py, mlp.py) holding an Encoder and a Decoder subclass that build
-their layers from a ModelConfig; adding one is that module and its line in ARCHITECTURES (and its name in
-dae.params.ARCHS, which the params check reads without importing torch).
+An architecture is a module of its own (conv.py, mlp.py, unet.py, dncnn.py) holding an Encoder and a Decoder
+subclass that build their layers from a ModelConfig; adding one is that module and its line in ARCHITECTURES
+(and its name in dae.params.ARCHS, which the params check reads without importing torch).
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from dae.errors import DaeError
 from dae.models.base import Decoder, Encoder
 from dae.models.config import ModelConfig
 from dae.models.conv import ConvDecoder, ConvEncoder
+from dae.models.dncnn import DnCNNDecoder, DnCNNEncoder
 from dae.models.files import FORMAT, model_extra, read_header, read_weights, save_model, stored_shapes, weights_digest
 from dae.models.mlp import MLPDecoder, MLPEncoder
+from dae.models.unet import UNetDecoder, UNetEncoder
 
 __all__ = [
     "ARCHITECTURES",
@@ -38,6 +40,8 @@ __all__ = [
 ARCHITECTURES: dict[str, tuple[type[Encoder], type[Decoder]]] = {
     "conv": (ConvEncoder, ConvDecoder),
     "mlp": (MLPEncoder, MLPDecoder),
+    "unet": (UNetEncoder, UNetDecoder),
+    "dncnn": (DnCNNEncoder, DnCNNDecoder),
 }
 
 
@@ -74,6 +78,11 @@ class DenoisingAutoencoder(nn.Module):
         self.train(was_training)
         if tuple(out.shape[1:]) != shape:
             raise DaeError(f"model: output shape {tuple(out.shape[1:])} != input shape {shape}; change model.channels")
+
+    @property
+    def stride(self) -> int | None:
+        """Image sides must be multiples of it (fully convolutional models), or None: only `config["shape"]`."""
+        return _architecture(self.config["arch"])[0].stride(ModelConfig.from_dict(self.config))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder.logits(self.encoder(x))

@@ -34,6 +34,11 @@ class Encoder(nn.Module):
         build_model calls it on params; load_model does not (a saved file is judged by its stored tensors).
         """
 
+    @staticmethod
+    def stride(config: ModelConfig) -> int | None:
+        """What image sides must be a multiple of; None for a model of one fixed image size (a dense layer)."""
+        return None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 

@@ -57,6 +57,10 @@ class ConvEncoder(Encoder):
                 f"below 1 pixel; use at most {int(math.log2(min(shape[1:])))} entries in model.channels"
             )
 
+    @staticmethod
+    def stride(config: ModelConfig) -> int | None:
+        return 2 ** len(config.channels) if config.bottleneck == "spatial" else None
+
 
 class ConvDecoder(Decoder):
     """The encoder mirrored: the latent code back to the lowest resolution, then per level `blocks` stride-1

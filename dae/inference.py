@@ -1,0 +1,107 @@
+"""Whole images in, whole images out: any size, grey or colour, in overlapping tiles when large.
+
+A fully convolutional model (`model.stride` is a number) sees the image padded to a multiple of its stride, in one
+piece up to `tile` pixels a side and in overlapping tiles above it; a model of one fixed size (a dense bottleneck)
+sees tiles of exactly that size. Tiles are blended with weights that fall off towards their edges, so no seam shows,
+and only one tile's activations are in memory at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dae.errors import DaeError
+from dae.models import DenoisingAutoencoder
+
+
+def _starts(size: int, tile: int, step: int) -> list[int]:
+    """Tile origins covering 0..size with tiles of `tile` moved by `step`; the last one flush with the end."""
+    if size <= tile:
+        return [0]
+    return sorted({*range(0, size - tile, step), size - tile})
+
+
+def _ramp(length: int, overlap: int) -> np.ndarray:
+    """1 in the middle, falling linearly to a small positive value over `overlap` pixels at both ends."""
+    ramp = np.ones(length, dtype=np.float32)
+    edge = min(overlap, length // 2)
+    if edge > 0:
+        rise = (np.arange(edge, dtype=np.float32) + 1) / (edge + 1)
+        ramp[:edge], ramp[length - edge :] = rise, rise[::-1]
+    return ramp
+
+
+@torch.inference_mode()
+def _run(model: DenoisingAutoencoder, piece: np.ndarray, multiple: int, mode: str) -> np.ndarray:
+    """The model on a (C, h, w) piece, padded on the bottom and right to a multiple of `multiple`, cropped back."""
+    device = next(model.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(piece))[None].to(device)
+    h, w = piece.shape[1:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    if pad_h or pad_w:
+        pad_mode = mode if mode != "reflect" or (pad_h < h and pad_w < w) else "replicate"
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=pad_mode)
+    return model(x)[0, :, :h, :w].float().cpu().numpy()
+
+
+def _denoise_planes(model: DenoisingAutoencoder, planes: np.ndarray, tile: int, overlap: int) -> np.ndarray:
+    """(C, H, W) in, (C, H, W) out, through tiles blended by their edge-falling weights."""
+    stride = model.stride
+    _, H, W = planes.shape
+    if stride is None:  # one fixed input size: tiles of exactly that size, padded up where the image is smaller
+        th, tw = model.config["shape"][1:]
+        multiple, mode = max(th, tw), "replicate"
+        overlap = min(th, tw) // 2
+    else:
+        th = tw = max(stride, tile - tile % stride)
+        multiple, mode = stride, "reflect"
+    if stride is not None and max(H / th, W / tw) <= 1:
+        return _run(model, planes, multiple, mode)
+    out = np.zeros(planes.shape, dtype=np.float32)
+    weight = np.zeros((H, W), dtype=np.float32)
+    for y in _starts(H, th, max(1, th - overlap)):
+        for x in _starts(W, tw, max(1, tw - overlap)):
+            piece = planes[:, y : y + th, x : x + tw]
+            if stride is None and piece.shape[1:] != (th, tw):
+                piece = np.pad(piece, ((0, 0), (0, th - piece.shape[1]), (0, tw - piece.shape[2])), mode="edge")
+            result = _run(model, piece, multiple if stride else 1, mode)[:, : min(th, H - y), : min(tw, W - x)]
+            w = np.outer(_ramp(result.shape[1], overlap), _ramp(result.shape[2], overlap))
+            out[:, y : y + result.shape[1], x : x + result.shape[2]] += result * w
+            weight[y : y + result.shape[1], x : x + result.shape[2]] += w
+    return out / weight
+
+
+def denoise_image(
+    model: DenoisingAutoencoder,
+    image: np.ndarray,
+    sigma: float | None = None,
+    tile: int = 512,
+    overlap: int = 32,
+) -> np.ndarray:
+    """A denoised copy of `image` (floats in [0, 1], HxW or HxWxC, any size), of the same shape and in [0, 1].
+
+    A grey model on colour input denoises each colour channel on its own; a colour model needs the same number of
+    channels. An alpha channel (grey+alpha, RGBA) is passed through untouched. Fully convolutional models run on
+    tiles of `tile` pixels a side (overlapping by `overlap`) above that size, so memory stays bounded. `sigma` (on
+    the 0-255 scale) is for models that take a noise level; this project's models are blind to it and ignore it.
+    """
+    del sigma  # accepted so that callers need not know which models take a noise level
+    if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
+        raise DaeError(f"denoise_image: expected an HxW or HxWxC array, got shape {image.shape}")
+    hwc = image[..., None] if image.ndim == 2 else image
+    alpha = hwc.shape[2] in (2, 4)
+    colour = hwc[..., :-1] if alpha else hwc
+    wanted = model.config["shape"][0]
+    planes = np.moveaxis(colour, 2, 0).astype(np.float32, copy=False)
+    if wanted == 1:
+        out = np.concatenate([_denoise_planes(model, p[None], tile, overlap) for p in planes])
+    elif wanted == planes.shape[0]:
+        out = _denoise_planes(model, planes, tile, overlap)
+    else:
+        raise DaeError(f"denoise_image: a {wanted}-channel model cannot denoise a {planes.shape[0]}-channel image")
+    out = np.clip(np.moveaxis(out, 0, 2), 0.0, 1.0)
+    if alpha:
+        out = np.concatenate([out, hwc[..., -1:]], axis=2)
+    return out.reshape(image.shape).astype(np.float32, copy=False)

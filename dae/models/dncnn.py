@@ -1,0 +1,52 @@
+"""`arch: dncnn`: a plain stack of 3x3 convolutions that predicts the noise, subtracted from the input.
+
+After Zhang et al., "Beyond a Gaussian Denoiser: Residual Learning of Deep CNN for Image Denoising" (TIP 2017):
+DnCNN-S is 17 layers of 64 channels (`channels: [64]`, `blocks: 15`, `norm: batch`). Stride 1, so any image size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dae.errors import DaeError
+from dae.models.base import ACTIVATIONS, Decoder, Encoder
+from dae.models.config import ModelConfig
+
+
+class DnCNNEncoder(Encoder):
+    """Convolution + activation to channels[0], then `blocks` convolutions (+ BatchNorm) + activation. Returns the
+    input and the features (the decoder subtracts the predicted noise from the input)."""
+
+    def __init__(self, config: ModelConfig):
+        act, width, norm = ACTIVATIONS[config.activation], config.channels[0], config.norm
+        layers: list[nn.Module] = [nn.Conv2d(config.shape[0], width, 3, padding=1), act()]
+        for _ in range(config.blocks):
+            layers.append(nn.Conv2d(width, width, 3, padding=1, bias=norm == "none"))
+            layers += [nn.BatchNorm2d(width)] if norm == "batch" else []
+            layers.append(act())
+        super().__init__(layers)
+
+    @classmethod
+    def check(cls, config: ModelConfig) -> None:
+        if config.output != "linear":
+            raise DaeError("model: arch dncnn subtracts its noise estimate from the input; set model.output: linear")
+        if len(config.channels) != 1:
+            raise DaeError("model: arch dncnn has one width; give model.channels one entry (and depth as blocks)")
+
+    @staticmethod
+    def stride(config: ModelConfig) -> int | None:
+        return 1
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [x, self.net(x)]
+
+
+class DnCNNDecoder(Decoder):
+    """One convolution from the features to the noise estimate; the output is the input minus it."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__([nn.Conv2d(config.channels[0], config.shape[0], 3, padding=1)])
+
+    def logits(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return features[0] - self.net(features[1])

@@ -1,0 +1,27 @@
+"""Training patches from large images: seeded random crops with the 8 flips and 90-degree rotations.
+
+Natural-image models train on small patches (the field's 40-64 px), drawn afresh every epoch, so that a few hundred
+images give an endless stream of different inputs; whole images are only seen at test time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sample_patches(images: list[np.ndarray], size: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """(count, 1, size, size) float32 crops of HxW images: each from an image picked in proportion to its area (so
+    every pixel is equally likely), at a uniform position, under one of the 8 symmetries of the square."""
+    small = [i for i, im in enumerate(images) if min(im.shape) < size]
+    if small:
+        raise ValueError(f"image {small[0]} ({images[small[0]].shape}) is smaller than the patch size {size}")
+    areas = np.array([im.size for im in images], dtype=np.float64)
+    which = rng.choice(len(images), size=count, p=areas / areas.sum())
+    spins, flips = rng.integers(0, 4, size=count), rng.integers(0, 2, size=count)
+    out = np.empty((count, 1, size, size), dtype=np.float32)
+    for k, i in enumerate(which):
+        h, w = images[i].shape
+        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+        patch = np.rot90(images[i][y : y + size, x : x + size], spins[k])
+        out[k, 0] = patch[:, ::-1] if flips[k] else patch
+    return out

@@ -1,0 +1,159 @@
+"""Natural-image pieces: image files, patches, the fully convolutional models and whole-image inference."""
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import committed_text
+from PIL import Image
+
+from dae import denoise_image, load_model
+from dae.data import NoisyPairs
+from dae.errors import DaeError
+from dae.images import image_folder, quantise, read_image, to_grey
+from dae.models import build_model, save_model
+from dae.natural import add_test_noise, score, split_names
+from dae.params import ParamError, validate
+from dae.patches import sample_patches
+
+BASE = {"hidden": [16], "latent": 8, "activation": "relu", "dropout": 0.0, "bottleneck": "dense", "norm": "none"}
+UNET = {**BASE, "arch": "unet", "channels": [8, 16, 32], "blocks": 1, "output": "linear"}
+DNCNN = {**BASE, "arch": "dncnn", "channels": [8], "blocks": 3, "output": "linear"}
+RNG = np.random.default_rng(0)
+
+
+def write(path, array, mode=None):
+    Image.fromarray(array, mode).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "array", "shape", "bits"),
+    [
+        ("grey.png", RNG.integers(0, 256, (9, 7), dtype=np.uint8), (9, 7), 8),
+        ("grey16.png", RNG.integers(0, 65536, (9, 7), dtype=np.uint16), (9, 7), 16),
+        ("grey16.tif", RNG.integers(0, 65536, (9, 7), dtype=np.uint16), (9, 7), 16),
+        ("rgb.png", RNG.integers(0, 256, (9, 7, 3), dtype=np.uint8), (9, 7, 3), 8),
+        ("rgba.png", RNG.integers(0, 256, (9, 7, 4), dtype=np.uint8), (9, 7, 4), 8),
+    ],
+)
+def test_image_files_read_exactly_at_their_bit_depth(tmp_path, name, array, shape, bits):
+    image, got_bits = read_image(write(tmp_path / name, array))
+    assert image.shape == shape and got_bits == bits and image.dtype == np.float32
+    assert np.array_equal(quantise(image, bits), array)
+
+
+def test_a_corrupt_file_is_one_line_naming_it(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(DaeError, match=r"broken.png: not a readable image") as info:
+        read_image(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_image_folder_reads_images_only_in_name_order_as_grey(tmp_path):
+    write(tmp_path / "b.png", np.full((4, 5, 3), [255, 0, 0], dtype=np.uint8))
+    write(tmp_path / "a.jpg", np.full((6, 6), 100, dtype=np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    images = image_folder(tmp_path)
+    assert list(images) == ["a.jpg", "b.png"]
+    assert images["b.png"].shape == (4, 5) and images["b.png"][0, 0] == pytest.approx(0.299, abs=1e-6)
+    assert to_grey(np.ones((2, 2, 4), dtype=np.float32)).shape == (2, 2)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DaeError, match="no image files"):
+        image_folder(tmp_path / "empty")
+
+
+def test_patches_are_seeded_crops_under_the_square_symmetries():
+    image = np.arange(12 * 10, dtype=np.float32).reshape(12, 10)
+    patches = sample_patches([image], 4, 50, np.random.default_rng(3))
+    again = sample_patches([image], 4, 50, np.random.default_rng(3))
+    assert patches.shape == (50, 1, 4, 4) and np.array_equal(patches, again)
+    crops = {
+        np.rot90(t, k).tobytes()
+        for y in range(9)
+        for x in range(7)
+        for t in (image[y : y + 4, x : x + 4], image[y : y + 4, x : x + 4][:, ::-1])
+        for k in range(4)
+    }
+    assert all(p[0].tobytes() in crops for p in patches)
+    assert len({p.tobytes() for p in patches}) > 40  # not one crop repeated
+    with pytest.raises(ValueError, match="smaller than the patch size"):
+        sample_patches([image], 11, 1, np.random.default_rng(0))
+
+
+def test_a_level_range_draws_each_items_noise_level_from_it():
+    clean = np.full((200, 1, 16, 16), 0.9, dtype=np.float32)
+    pairs = NoisyPairs(clean, {"type": "gaussian", "level": [0.0, 0.2]}, seed=1, clip=False)
+    stds = np.array([float((pairs[i][0] - pairs[i][1]).std()) for i in range(len(pairs))])
+    assert stds.min() < 0.03 and stds.max() > 0.17 and stds.max() < 0.23  # spread over the whole range
+    assert max(float(pairs[i][0].max()) for i in range(len(pairs))) > 1  # unclipped
+
+
+@pytest.mark.parametrize(("params", "stride"), [(UNET, 4), (DNCNN, 1)])
+def test_fully_convolutional_models_keep_any_size_and_start_near_identity(params, stride):
+    model = build_model(params, (1, 32, 32)).eval()
+    assert model.stride == stride
+    x = torch.rand(2, 1, 20, 28)
+    with torch.no_grad():
+        assert model(x).shape == x.shape
+        last = model.decoder.net[-1]
+        last.weight.zero_(), last.bias.zero_()
+        assert torch.equal(model(x), x)  # residual: a zero last layer passes the input through
+
+
+def test_residual_models_refuse_a_sigmoid_output():
+    for params in (UNET, DNCNN):
+        with pytest.raises(DaeError, match="set model.output: linear"):
+            build_model({**params, "output": "sigmoid"}, (1, 32, 32))
+
+
+def test_denoise_image_tiles_blend_to_the_whole_image_result(tmp_path):
+    torch.manual_seed(0)
+    save_model(build_model(UNET, (1, 32, 32)), tmp_path / "m.safetensors")
+    model = load_model(tmp_path / "m.safetensors")
+    image = RNG.random((150, 203), dtype=np.float32)
+    whole, tiled = denoise_image(model, image, tile=4096), denoise_image(model, image, tile=64, overlap=16)
+    assert whole.shape == tiled.shape == image.shape
+    assert 10 * np.log10(1 / np.mean((whole - tiled) ** 2)) > 45
+
+
+def test_denoise_image_colour_alpha_and_fixed_size_models():
+    torch.manual_seed(0)
+    model = build_model(DNCNN, (1, 32, 32)).eval()
+    rgba = RNG.random((40, 30, 4), dtype=np.float32)
+    out = denoise_image(model, rgba)
+    assert out.shape == rgba.shape and np.array_equal(out[..., 3], rgba[..., 3])
+    assert np.allclose(out[..., 1], denoise_image(model, rgba[..., 1]), atol=1e-6)  # grey model: per channel
+    dense = build_model({**BASE, "arch": "conv", "channels": [8, 16], "blocks": 0, "output": "sigmoid"}, (1, 8, 8))
+    assert denoise_image(dense.eval(), RNG.random((21, 13), dtype=np.float32)).shape == (21, 13)
+    colour = build_model({**DNCNN}, (3, 32, 32)).eval()
+    with pytest.raises(DaeError, match="a 3-channel model cannot denoise a 1-channel image"):
+        denoise_image(colour, RNG.random((8, 8, 2), dtype=np.float32))
+
+
+def test_test_noise_is_fixed_unclipped_and_scored_at_8_bit():
+    clean = np.full((64, 64), 250 / 255, dtype=np.float32)
+    noisy = add_test_noise(clean, 25, seed=0, name="a.png")
+    assert np.array_equal(noisy, add_test_noise(clean, 25, seed=0, name="a.png"))
+    assert not np.array_equal(noisy, add_test_noise(clean, 25, seed=0, name="b.png"))
+    assert noisy.max() > 1 and abs(float((noisy - clean).std()) * 255 - 25) < 1
+    assert score(clean + 0.4 / 255, clean)["psnr"] == 100  # rounds back to the clean 8-bit value
+    assert score(clean + 0.6 / 255, clean)["psnr"] == pytest.approx(20 * np.log10(255), abs=1e-5)
+
+
+def test_val_images_are_a_seeded_split():
+    names = [f"{i:03d}.png" for i in range(30)]
+    train, val = split_names(names, 5, seed=0)
+    assert len(val) == 5 and sorted(train + val) == names and (train, val) == split_names(names, 5, seed=0)
+
+
+def test_natural_models_must_name_known_data_and_archs():
+    raw = yaml.safe_load(committed_text("params.yaml"))
+    raw["natural"]["models"] = {"m": {"data": "bsd", "arch": "dncnn", "sigma": 25}}
+    with pytest.raises(ParamError, match=r"natural.models.m.data = 'bsd' is not allowed"):
+        validate(raw)
+    raw["natural"]["data"] = {"bsd": {"train": "train400", "test": "set12"}}
+    raw["natural"]["models"]["m"]["sigma"] = "loud"
+    with pytest.raises(ParamError, match=r"natural.models.m.sigma = 'loud' is not allowed"):
+        validate(raw)

@@ -1,0 +1,68 @@
+"""The natural-image stages through the real `dvc` CLI, on a tiny folder of images the test writes."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import make_project, sh
+from PIL import Image
+
+from dae import load_model
+from dae.models import model_extra
+from pipeline.repro import merge
+
+pytestmark = pytest.mark.slow
+ARCH = {"hidden": [16], "latent": 8, "activation": "relu", "dropout": 0.0, "bottleneck": "dense", "norm": "none"}
+NATURAL = {
+    "data": {"tiny": {"train": "photos/train", "test": "photos/test"}},
+    "sigmas": [25],
+    "val_images": 2,
+    "patch": 16,
+    "patches": 128,
+    "val_patches": 32,
+    "archs": {
+        "dncnn": {**ARCH, "arch": "dncnn", "channels": [8], "blocks": 2, "output": "linear"},
+        "unet": {**ARCH, "arch": "unet", "channels": [8, 16], "blocks": 1, "output": "linear"},
+    },
+    "models": {
+        "dn-25": {"data": "tiny", "arch": "dncnn", "sigma": 25},
+        "un-blind": {"data": "tiny", "arch": "unet", "sigma": "blind"},
+    },
+    "train": {"epochs": 3, "batch_size": 16, "lr": 0.003},
+}
+
+
+def smooth_images(folder: Path, count: int, shape: tuple[int, int], seed: int) -> None:
+    """Blurry random images (a natural image's spectrum falls off; white noise has nothing to learn)."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        coarse = rng.integers(0, 256, (shape[0] // 8 + 1, shape[1] // 8 + 1), dtype=np.uint8)
+        image = Image.fromarray(coarse).resize((shape[1] + 8, shape[0] + 8), Image.BICUBIC)
+        image.crop((0, 0, shape[1], shape[0])).save(folder / f"{i:02d}.png")
+
+
+def test_natural_stages_train_evaluate_and_compare_with_bm3d(tmp_path: Path):
+    project = make_project(tmp_path / "project")
+    smooth_images(project / "photos/train", 8, (40, 40), seed=0)
+    smooth_images(project / "photos/test", 2, (36, 44), seed=1)
+    params = merge(yaml.safe_load((project / "params.yaml").read_text()), {"natural": NATURAL})
+    params["natural"]["archs"], params["natural"]["models"] = NATURAL["archs"], NATURAL["models"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = sh("dvc", "repro", "evaluate_natural@tiny", cwd=project).stdout
+    assert {"natural_data@tiny", "bm3d_natural@tiny", "train_natural@dn-25", "train_natural@un-blind"} <= {
+        line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")
+    }
+    result = json.loads((project / "metrics/natural/tiny.json").read_text())
+    table = result["table"]
+    assert set(table) == {"noisy", "bm3d", "dn-25", "un-blind"} and set(table["dn-25"]) == {"25"}
+    for method in ("bm3d", "dn-25", "un-blind"):
+        assert table[method]["25"]["psnr"] > table["noisy"]["25"]["psnr"] + 2, (method, table)
+    assert result["best"]["25"] in ("dn-25", "un-blind")
+    assert (project / "plots/natural/tiny.png").read_bytes()[:4] == b"\x89PNG"
+    assert "method,sigma,psnr,ssim" in (project / "plots/natural/tiny.csv").read_text()
+    blind = project / "data/models/natural/un-blind.safetensors"
+    assert load_model(blind).stride == 2 and model_extra(blind)["sigma"] == "blind"
+    assert sh("dvc", "status", "-q", "evaluate_natural@tiny", cwd=project, check=False).returncode == 0

@@ -283,6 +283,8 @@ SCHEMA["probe"] = {
     "epochs": integer(1),
     "settings": _described("a mapping of names to {type, level}, as sweep: entries", lambda key, raw: _sweep(raw, key)),
 }
+
+
 def _named(what: str, check_entry: Callable[[str, Any], Any]) -> Spec:
     """A mapping of names (stage and file names) to entries, each checked by `check_entry(key, entry)`."""
 
@@ -296,10 +298,13 @@ def _named(what: str, check_entry: Callable[[str, Any], Any]) -> Spec:
     return _described(f"a mapping of names to {what}", check)
 
 
-def _fields(key: str, raw: Any, spec: dict[str, Spec]) -> dict[str, Any]:
-    if not isinstance(raw, dict) or set(raw) != set(spec):
-        _fail(key, raw, "{" + ", ".join(spec) + "}")
-    return {name: check(f"{key}.{name}", raw[name]) for name, check in spec.items()}
+def _fields(key: str, raw: Any, spec: dict[str, Spec], optional: dict[str, Spec] | None = None) -> dict[str, Any]:
+    """A mapping with exactly the keys of `spec`, and any of `optional` (absent ones are None)."""
+    optional = optional or {}
+    if not isinstance(raw, dict) or not set(spec) <= set(raw) <= set(spec) | set(optional):
+        _fail(key, raw, "{" + ", ".join([*spec, *(f"{k} (optional)" for k in optional)]) + "}")
+    out = {name: check(f"{key}.{name}", raw[name]) for name, check in spec.items()}
+    return out | {name: check(f"{key}.{name}", raw[name]) if name in raw else None for name, check in optional.items()}
 
 
 sigma_255 = number(0, 255, lo_open=True, why="gaussian std on the 0-255 scale")
@@ -321,7 +326,8 @@ SCHEMA["natural"] = {
     "tile": integer(16),
     "archs": _named("a whole model: section", lambda k, v: _section(k, v, SCHEMA["model"])),
     "models": _named(
-        "{data, arch, sigma}", lambda k, v: _fields(k, v, {"data": text, "arch": text, "sigma": _model_sigma})
+        "{data, arch, sigma, epochs (optional: natural.train's otherwise)}",
+        lambda k, v: _fields(k, v, {"data": text, "arch": text, "sigma": _model_sigma}, {"epochs": integer(1)}),
     ),
     "train": overrides("train"),
 }

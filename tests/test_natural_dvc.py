@@ -11,7 +11,6 @@ from PIL import Image
 
 from dae import load_model
 from dae.models import model_extra
-from pipeline.repro import merge
 
 pytestmark = pytest.mark.slow
 ARCH = {"hidden": [16], "latent": 8, "activation": "relu", "dropout": 0.0, "bottleneck": "dense", "norm": "none"}
@@ -48,8 +47,8 @@ def test_natural_stages_train_evaluate_and_compare_with_bm3d(tmp_path: Path):
     project = make_project(tmp_path / "project")
     smooth_images(project / "photos/train", 8, (40, 40), seed=0)
     smooth_images(project / "photos/test", 2, (36, 44), seed=1)
-    params = merge(yaml.safe_load((project / "params.yaml").read_text()), {"natural": NATURAL})
-    params["natural"]["archs"], params["natural"]["models"] = NATURAL["archs"], NATURAL["models"]
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["natural"] = {**params["natural"], **NATURAL}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = sh("dvc", "repro", "evaluate_natural@tiny", cwd=project).stdout
     assert {"natural_data@tiny", "bm3d_natural@tiny", "train_natural@dn-25", "train_natural@un-blind"} <= {

@@ -2,6 +2,7 @@
 
     python tools/study_tables.py metrics                     # print the tables of the workspace's run
     python tools/study_tables.py metrics --write digits      # refresh the digits tables in docs/studies.md
+    python tools/study_tables.py docs/data/mnist --write mnist  # the MNIST tables in docs/results.md
     python tools/study_tables.py docs/data/mnist --check mnist  # exit 1 if the MNIST tables are out of date
 
 A metrics folder holds studies/<study>.json and probe.json, as the `study@<name>` and `probe` stages write them.
@@ -16,6 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "studies.md"
+# Where each run's tables live: the digits run beside the studies' explanations, the MNIST run with the results.
+DOCS = {"mnist": ROOT / "docs" / "results.md"}
 
 
 def _in_order(result: dict) -> dict:
@@ -69,19 +72,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("metrics", type=Path, help="a folder holding studies/*.json and probe.json")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", metavar="TAG", help="replace the tables marked TAG in docs/studies.md")
+    group.add_argument("--write", metavar="TAG", help="replace the tables marked TAG (docs/results.md for mnist, else docs/studies.md)")
     group.add_argument("--check", metavar="TAG", help="exit 1 if the tables marked TAG are not these")
     args = parser.parse_args()
     text = tables(args.metrics)
     if not (args.write or args.check):
         print(text, end="")
         return
-    doc = DOC.read_text()
-    new = replace(doc, args.write or args.check, text)
+    tag = args.write or args.check
+    path = DOCS.get(tag, DOC)
+    doc = path.read_text()
+    new = replace(doc, tag, text)
     if args.check and new != doc:
-        sys.exit(f"docs/studies.md: the {args.check} tables are out of date; run with --write {args.check}")
+        sys.exit(f"{path.relative_to(ROOT)}: the {tag} tables are out of date; run with --write {tag}")
     if args.write:
-        DOC.write_text(new)
+        path.write_text(new)
 
 
 if __name__ == "__main__":

@@ -49,12 +49,16 @@ FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<code>.*?)^(?P
 NOT_RUN = {
     r"data\.name=(?!digits)|^dvc exp run -n mnist": "reads MNIST or CIFAR-10: a mirror or the network, and minutes "
     "(48 for the MNIST sweep); tests/test_datasets.py reads the mirror's MNIST",
-    r"^dvc exp run -n studies": "trains 30 models on MNIST and fits 8 probes on 54,000 images (an hour on 2 cores); "
+    r"^dvc exp run -n studies": "trains 35 models on MNIST and fits 8 probes on 54,000 images (16 minutes on 2 cores); "
     "tests/test_studies.py and the tiny project's `dvc repro study probe` run the same stages on the digits",
+    r"^dvc exp run -n natural": "trains six natural-image models on Train400 (about 70 minutes on 2 cores); "
+    "tests/test_natural_dvc.py runs the same stages on a tiny folder of images",
     r"^dvc exp run -n anomaly": "trains 120 one-class models on MNIST and Fashion-MNIST (9 minutes); "
     "tests/test_anomaly.py trains one-class models on the digits and lists the per-class stages",
     r"-S (model|train)\.|-S noise\.(clip|seed|salt_ratio)=": "retrains every model of the pipeline: half a minute "
     "even in the tiny project, each",
+    r"^dvc (push|pull)$|^dvc remote add": "needs a remote, a git remote and credentials: "
+    "tests/test_remote.py runs push, pull and exp push/pull with a local-folder remote and a bare git repository",
     r"--queue|^dvc queue ": "a queue of experiments: tests/test_sweeps.py runs one on two workers",
     r"-S noise\.type=": "reruns the main chain, as `dvc exp run -S noise.std=0.5` does, which runs",
 }

@@ -157,3 +157,22 @@ def test_natural_models_must_name_known_data_and_archs():
     raw["natural"]["models"]["m"]["sigma"] = "loud"
     with pytest.raises(ParamError, match=r"natural.models.m.sigma = 'loud' is not allowed"):
         validate(raw)
+
+
+def test_the_shipped_blind_model_is_the_recorded_runs_and_denoises():
+    import hashlib
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shipped, record = root / "models/grey-blind.safetensors", json.loads((root / "docs/data/natural.json").read_text())
+    assert hashlib.md5(shipped.read_bytes()).hexdigest() == record["models"]["grey-blind"]["md5"]
+    assert shipped.stat().st_size < 5_000_000
+    model = load_model(shipped)
+    assert model.config["shape"][0] == 1 and model.stride is not None
+    # A smooth synthetic scene (not a test image): the blind model removes most of sigma 25 noise.
+    y, x = np.mgrid[0:120, 0:150] / 40.0
+    clean = (0.5 + 0.3 * np.sin(x) * np.cos(y) + 0.15 * (x > 2)).astype(np.float32)
+    noisy = clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape).astype(np.float32)
+    gain = score(denoise_image(model, noisy), clean)["psnr"] - score(noisy, clean)["psnr"]
+    assert gain > 6, gain

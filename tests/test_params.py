@@ -47,7 +47,7 @@ def test_strings_from_dvc_exp_set_are_coerced():
         ("noise.rate", "lots", "noise.rate = 'lots' is not allowed; expected a number >= 0 and <= 1"),
         ("noise.type", "poisson", "noise.type = 'poisson' is not allowed; expected one of gaussian, salt_pepper"),
         ("data.name", "imagenet", "data.name = 'imagenet' is not allowed; expected one of digits, mnist"),
-        ("model.arch", "unet", "model.arch = 'unet' is not allowed; expected one of conv, mlp"),
+        ("model.arch", "resnet", "model.arch = 'resnet' is not allowed; expected one of conv, mlp, unet, dncnn"),
         ("train.epochs", 2.5, "train.epochs = 2.5 is not allowed; expected a whole number >= 1"),
         ("train.deterministic", "maybe", "train.deterministic = 'maybe' is not allowed; expected true or false"),
     ],

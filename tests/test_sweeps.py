@@ -4,15 +4,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import sh
+from conftest import copy_project, sh
 
 from bench.measure import run_queue
 
 pytestmark = pytest.mark.slow
 
 
-def test_queued_sweep_runs_on_two_workers(tiny_project: Path):
-    sh("dvc", "repro", cwd=tiny_project)
+def test_queued_sweep_runs_on_two_workers(tmp_path: Path, reproduced: tuple[Path, str]):
+    tiny_project = copy_project(reproduced[0], tmp_path / "project")
     sh("git", "add", "-A", cwd=tiny_project)
     sh("git", "commit", "-qm", "baseline", cwd=tiny_project)
     sh("dvc", "exp", "run", "--queue", "-S", "noise.std=0.1,0.5", cwd=tiny_project)

@@ -72,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("metrics", type=Path, help="a folder holding studies/*.json and probe.json")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", metavar="TAG", help="replace the tables marked TAG (docs/results.md for mnist, else docs/studies.md)")
+    group.add_argument("--write", metavar="TAG", help="replace the tables marked TAG (mnist: docs/results.md)")
     group.add_argument("--check", metavar="TAG", help="exit 1 if the tables marked TAG are not these")
     args = parser.parse_args()
     text = tables(args.metrics)

@@ -1,0 +1,104 @@
+"""Record a natural-image run (configs/natural.yaml) and write its Set12 table into docs/natural.md.
+
+    python tools/natural_tables.py --record RUN_DIR bsd  # docs/data/natural.json from a run's metrics and dvc.lock
+    python tools/natural_tables.py docs/data/natural.json           # print the tables
+    python tools/natural_tables.py docs/data/natural.json --write    # refresh docs/natural.md between its markers
+    python tools/natural_tables.py docs/data/natural.json --check    # exit 1 if docs/natural.md is out of date
+
+Every number of ours comes from the JSON the `evaluate_natural` stage wrote; the published rows carry their source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "natural.md"
+BEGIN, END = "<!-- tables: python tools/natural_tables.py", "<!-- end of tables -->"
+# Published Set12 averages (PSNR dB at sigma 15 / 25 / 50), as each paper's Set12 table prints them.
+PUBLISHED = [
+    ("BM3D", [32.37, 29.97, 26.72], "Zhang et al., DnCNN, TIP 2017, Set12 table"),
+    ("DnCNN-S", [32.86, 30.44, 27.18], "Zhang et al., DnCNN, TIP 2017, Set12 table"),
+    ("FFDNet", [32.75, 30.43, 27.32], "Zhang, Zuo & Zhang, FFDNet, TIP 2018, Set12 table"),
+    ("DRUNet", [33.25, 30.94, 27.90], "Zhang et al., DPIR, TPAMI 2021, Set12 table"),
+]
+
+
+def record(run: Path, name: str) -> dict:
+    """What the docs and the shipped-model test need from a run: its metrics, params and model hashes."""
+    lock = yaml.safe_load((run / "dvc.lock").read_text())["stages"]
+    params = yaml.safe_load((run / "params.yaml").read_text())["natural"]
+    models = {}
+    for model, entry in params["models"].items():
+        if entry["data"] == name:
+            out = lock[f"train_natural@{model}"]["outs"][0]
+            models[model] = {**entry, "md5": out["md5"], "size": out["size"]}
+    metrics = json.loads((run / f"metrics/natural/{name}.json").read_text())
+    return {"data": name, "metrics": metrics, "models": models, "archs": params["archs"], "train": params["train"]}
+
+
+def _cell(table: dict, method: str, tag: str, key: str, digits: int) -> str:
+    entry = table.get(method, {}).get(tag)
+    return "–" if entry is None else f"{entry[key]:.{digits}f}"
+
+
+def tables(run: dict) -> str:
+    metrics = run["metrics"]
+    sigmas, table, best = metrics["sigmas"], metrics["table"], metrics["best"]
+    head = "| method | " + " | ".join(f"σ = {t}" for t in sigmas) + " | |"
+    rule = "|---|" + "---:|" * len(sigmas) + "---|"
+    labels = {"noisy": "noisy input", "bm3d": "BM3D, run here"}
+    out = ["PSNR (dB), mean over the 12 images:", "", head, rule]
+    for method in table:
+        cells = []
+        for t in sigmas:
+            cell = _cell(table, method, t, "psnr", 2)
+            cells.append(f"**{cell}**" if best.get(t) == method else cell)
+        epochs = run["models"].get(method, {}).get("epochs")
+        note = f"{run['models'][method]['arch']}, {epochs} epochs" if method in run["models"] else "this project"
+        out.append(f"| {labels.get(method, f'`{method}`')} | " + " | ".join(cells) + f" | {note} |")
+    for label, values, source in PUBLISHED:
+        if [f"{v:g}" for v in (15, 25, 50)] == sigmas:
+            out.append(f"| {label}, published | " + " | ".join(f"{v:.2f}" for v in values) + f" | {source} |")
+    out += ["", "SSIM, mean over the 12 images:", "", head, rule]
+    for method in table:
+        cells = [_cell(table, method, t, "ssim", 4) for t in sigmas]
+        out.append(f"| {labels.get(method, f'`{method}`')} | " + " | ".join(cells) + " | |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", help="docs/data/natural.json, or with --record a run's folder")
+    parser.add_argument("name", nargs="?", default="bsd", help="with --record: the natural.data entry")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--record", action="store_true", help="write docs/data/natural.json from a run's folder")
+    group.add_argument("--write", action="store_true", help="replace the tables in docs/natural.md")
+    group.add_argument("--check", action="store_true", help="exit 1 if docs/natural.md's tables are not these")
+    args = parser.parse_args()
+    if args.record:
+        out = ROOT / "docs/data/natural.json"
+        out.write_text(json.dumps(record(Path(args.source), args.name), indent=2, sort_keys=True) + "\n")
+        return
+    text = tables(json.loads(Path(args.source).read_text()))
+    if not (args.write or args.check):
+        print(text, end="")
+        return
+    doc = DOC.read_text()
+    head, rest = doc.split(BEGIN, 1)
+    marker_line, rest = rest.split("\n", 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}{marker_line}\n\n{text}\n{END}{tail}"
+    if args.check and new != doc:
+        sys.exit("docs/natural.md: tables out of date; run tools/natural_tables.py docs/data/natural.json --write")
+    if args.write:
+        DOC.write_text(new)
+
+
+if __name__ == "__main__":
+    main()

@@ -226,6 +226,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "amp_cpu": boolean,
         "threads": integer(0),
         "compile": boolean,
+        "nproc": integer(0, 64),
     },
     "blind_train": {
         "epochs": optional(integer(1)),

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from dae import distributed
 from dae.errors import DaeError
 from dae.models import DenoisingAutoencoder
 
@@ -167,6 +168,8 @@ class TrainState:
     amp: bool
     nhwc: bool
     l2: float = 0.0  # lambda of the explicit L2 term
+    rank: int = 0  # this process's rank and the number of processes (torchrun; 0 and 1 without it)
+    world: int = 1
 
 
 def prepare(
@@ -186,12 +189,15 @@ def prepare(
     (x_train, y_train), (x_val, y_val) = [
         (to_device(x, device, nhwc), to_device(y, device, nhwc)) for x, y in (train_pairs, val_pairs)
     ]
+    rank, world = distributed.rank_and_world()
     forward = compiled_forward(model, train["deterministic"]) if train["compile"] else model.logits
+    if distributed.launched():  # the gradients are averaged over the ranks in backward
+        forward = distributed.wrap(model, device)
     optimizer = make_optimizer(model, train)
     loss = loss_fn(train["loss"], model.config.get("output", "sigmoid"))
     order = torch.Generator().manual_seed(train["seed"])
     bs = train["batch_size"]
-    steps = (len(x_train) + bs - 1) // bs
+    steps = (len(x_train) + bs * world - 1) // (bs * world)
     return TrainState(
         x_train=x_train,
         y_train=y_train,
@@ -208,22 +214,29 @@ def prepare(
         amp=amp,
         nhwc=nhwc,
         l2=train.get("l2", 0.0),
+        rank=rank,
+        world=world,
     )
 
 
 def progress_bar(total: int) -> tqdm:
     """A bar of `total` batches on terminals; silence in logs (disable=None: off when stderr is not a TTY)."""
-    return tqdm(total=total, desc="train", unit="batch", mininterval=1.0, dynamic_ncols=True, disable=None)
+    quiet = None if distributed.is_main() else True  # one bar, rank 0's, under torchrun
+    return tqdm(total=total, desc="train", unit="batch", mininterval=1.0, dynamic_ncols=True, disable=quiet)
 
 
 def train_epoch(model: DenoisingAutoencoder, state: TrainState, bar: tqdm) -> float:
-    """One pass over `state`'s training pairs in a fresh random order; returns the mean training loss."""
+    """One pass over `state`'s training pairs in a fresh random order; returns the mean training loss.
+
+    Under torchrun every rank draws the same order and takes its own share of each step's `world * batch_size`
+    images (with one process: the plain batches).
+    """
     model.train()
-    n, bs, device = len(state.x_train), state.batch_size, state.device
+    n, bs, device, world = len(state.x_train), state.batch_size, state.device, state.world
     perm = torch.randperm(n, generator=state.order).to(device)
-    losses = []  # summed once per epoch: no host-device sync and no extra kernels per step
-    for i in range(0, n, bs):
-        idx = perm[i : i + bs]
+    losses, sizes = [], []  # summed once per epoch: no host-device sync and no extra kernels per step
+    for i in range(0, n - world + 1, bs * world):  # a last step with fewer images than ranks is dropped
+        idx = perm[i : i + bs * world][state.rank :: world] if world > 1 else perm[i : i + bs]
         x, y = state.x_train[idx], state.y_train[idx]
         with _autocast(device, state.amp):
             batch_loss = state.loss(state.forward(x), y)
@@ -234,9 +247,11 @@ def train_epoch(model: DenoisingAutoencoder, state: TrainState, bar: tqdm) -> fl
         if state.schedule is not None:
             state.schedule.step()
         losses.append(batch_loss.detach())
+        sizes.append(len(idx))
         bar.update()
-    sizes = torch.tensor([min(bs, n - i) for i in range(0, n, bs)], dtype=torch.float64, device=device)
-    return (torch.stack(losses).double() * sizes).sum().item() / n
+    counts = torch.tensor(sizes, dtype=torch.float64, device=device)
+    total = distributed.sum_over_ranks(torch.stack([(torch.stack(losses).double() * counts).sum(), counts.sum()]))
+    return (total[0] / total[1]).item()
 
 
 def fit(

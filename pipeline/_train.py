@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from dvclive import Live
 
+from dae import distributed
 from dae.io import atomic_dir
 from dae.models import save_model
 from dae.params import check_unchanged
@@ -30,16 +31,18 @@ def train_and_save(
 ) -> None:
     """Fit one model on float (noisy, clean) tensors; log losses and val grids per epoch; save the best by val loss.
 
-    `redraw(epoch)` gives fresh noisy training inputs for each epoch after the first (see `dae.noise.sampler`).
-    Stops with a ParamError, writing nothing, if params.yaml changed while it trained.
-    """
+    `redraw(epoch)` gives fresh noisy training inputs for each epoch after the first (`dae.noise.sampler`). Stops
+    with a ParamError, writing nothing, if params.yaml changed while it trained."""
     train = params["train"]
     if train["threads"]:
         torch.set_num_threads(train["threads"])
     seed_everything(train["seed"], train["deterministic"])
-    device = pick_device(train["device"])
+    device = distributed.setup(pick_device(train["device"]))
     shape = tuple(train_pairs[1].shape[1:])
     model = build_within_memory(params, shape, len(train_pairs[1]), len(val_pairs[1]), device)
+    if not distributed.is_main():  # under torchrun, rank 0 alone logs and writes
+        fit(model, train_pairs, val_pairs, train, device, None, redraw)
+        return distributed.teardown()
     x_val, y_val = val_pairs
     shown = slice(0, params["eval"]["grid_images"])
     # At most about GRID_EPOCHS val grids, whatever train.epochs is: every k-th epoch, and the last.
@@ -65,4 +68,5 @@ def train_and_save(
         live.summary["best_val_loss"] = best["val_loss"]
     extra = {**extra, "best_epoch": best["epoch"], "best_val_loss": best["val_loss"], "epochs": train["epochs"]}
     save_model(model, model_path, extra)
+    distributed.teardown()
     logging.info("best val loss %.5f at epoch %d -> %s", best["val_loss"], best["epoch"], model_path)

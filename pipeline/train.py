@@ -1,7 +1,9 @@
 """Stage `train`: fit one denoising autoencoder on one setting's pairs; log losses and val grids with DVCLive."""
 
 import argparse
+import sys
 
+from dae import distributed
 from dae.io import read_metadata
 from dae.noise import sampler
 from dae.pairs import load_pairs
@@ -17,6 +19,8 @@ def main() -> None:
     parser.add_argument("live_dir", help="DVCLive folder for loss curves and per-epoch val grids")
     args = parser.parse_args()
     params = load_params()
+    if distributed.launch(params["train"]["nproc"], "pipeline.train", sys.argv[1:]):  # train.nproc > 0
+        return
     meta = read_metadata(args.pairs)
     train_pairs = load_pairs(args.pairs, "train")
     redraw = None

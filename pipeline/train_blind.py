@@ -2,10 +2,12 @@
 each epoch across the sweep's range of each type, and selected on the val pairs of every sweep setting it covers."""
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 
+from dae import distributed
 from dae.io import load_arrays
 from dae.noise import sampler, to_unit
 from dae.pairs import load_pairs
@@ -23,6 +25,8 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="a key of params.yaml blind:")
     args = parser.parse_args()
     params = load_params()
+    if distributed.launch(params["train"]["nproc"], "pipeline.train_blind", sys.argv[1:]):  # train.nproc > 0
+        return
     if params["blind_train"]["epochs"]:
         params["train"]["epochs"] = params["blind_train"]["epochs"]
     ranges, covered = blind_ranges(params, args.name)

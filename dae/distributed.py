@@ -44,7 +44,8 @@ def launch(nproc: int, module: str, args: list[str]) -> bool:
 
 
 def _failure(log: str, code: int) -> str:
-    """The first failed rank of torchrun's summary ("rank : 1 ... exitcode : -9"), else the worker's own error."""
+    """The root cause in torchrun's summary ("rank : 1 ... exitcode : -9"), else the worker's own error line."""
+    log = log.split("Root Cause", 1)[-1]
     ranks = re.findall(r"rank\s*:\s*(\d+)[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*exitcode\s*:\s*(-?\d+)", log)
     if ranks:
         rank, exitcode = ranks[0][0], int(ranks[0][1])

@@ -227,6 +227,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "threads": integer(0),
         "compile": boolean,
         "nproc": integer(0, 64),
+        "gpu": overrides("train"),
     },
     "blind_train": {
         "epochs": optional(integer(1)),
@@ -346,6 +347,11 @@ def _check_natural(natural: dict[str, Any]) -> None:
                     f"params: natural.models.{name}.{key} = {entry[key]!r} is not allowed; "
                     f"expected one of: {', '.join(known) or '(none defined)'}"
                 )
+
+
+def on_device(train: dict[str, Any], device_type: str) -> dict[str, Any]:
+    """`train:` as a run on this device type uses it: `train.gpu`'s overrides laid over it on CUDA."""
+    return {**train, **train["gpu"]} if device_type == "cuda" else train
 
 
 def natural_train(params: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from dae.models import build_model
+from dae.params import on_device
 from dae.resources import data_bytes, knob_to_lower, require, training_bytes, weight_bytes
 from dae.training import fit, seed_everything
 
@@ -41,6 +42,7 @@ def fit_within_memory(
 ) -> tuple[torch.nn.Module, dict[str, float]]:
     """Seed, build within memory and fit one model without logging (the study, probe and one-class stages); the
     model of the best val loss, and that epoch's history row."""
+    train_p = on_device(train_p, device.type)
     seed_everything(train_p["seed"], train_p["deterministic"])
     shape = tuple(train[1].shape[1:])
     model = build_within_memory({"model": model_p, "train": train_p}, shape, len(train[1]), len(val[1]), device)

@@ -12,12 +12,20 @@ from dvclive import Live
 from dae import distributed
 from dae.io import atomic_dir
 from dae.models import save_model
-from dae.params import check_unchanged
+from dae.params import check_unchanged, on_device
 from dae.training import denoise, fit, pick_device, seed_everything
 from dae.visualise import comparison_grid
 from pipeline._build import build_within_memory
 
 GRID_EPOCHS = 50
+
+
+def setup(train: dict[str, Any]) -> torch.device:
+    """Threads, seeds, and the device (this rank's, under torchrun)."""
+    if train["threads"]:
+        torch.set_num_threads(train["threads"])
+    seed_everything(train["seed"], train["deterministic"])
+    return distributed.setup(pick_device(train["device"]))
 
 
 def train_and_save(
@@ -33,11 +41,9 @@ def train_and_save(
 
     `redraw(epoch)` gives fresh noisy training inputs for each epoch after the first (`dae.noise.sampler`). Stops
     with a ParamError, writing nothing, if params.yaml changed while it trained."""
-    train = params["train"]
-    if train["threads"]:
-        torch.set_num_threads(train["threads"])
-    seed_everything(train["seed"], train["deterministic"])
-    device = distributed.setup(pick_device(train["device"]))
+    device = setup(params["train"])
+    train = on_device(params["train"], device.type)
+    params = {**params, "train": train}
     shape = tuple(train_pairs[1].shape[1:])
     model = build_within_memory(params, shape, len(train_pairs[1]), len(val_pairs[1]), device)
     if not distributed.is_main():  # under torchrun, rank 0 alone logs and writes

@@ -1,0 +1,40 @@
+"""python -m bench.denoise_image [--model FILE] [--size HxW] [--tile N]: time and peak memory of dae.denoise_image
+on one colour photo-sized array (a 24-megapixel 4000x6000 RGB by default), in this fresh process."""
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import torch
+
+import dae
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="models/grey-blind.safetensors")
+    parser.add_argument("--size", default="4000x6000", help="HxW")
+    parser.add_argument("--tile", type=int, default=512)
+    args = parser.parse_args()
+    h, w = (int(v) for v in args.size.split("x"))
+    model = dae.load_model(args.model)
+    image = np.random.default_rng(0).random((h, w, 3), dtype=np.float32)
+    before = peak_mb()
+    start = time.perf_counter()
+    out = dae.denoise_image(model, image, tile=args.tile)
+    seconds = time.perf_counter() - start
+    print(
+        f"{h}x{w}x3 through {args.model} in tiles of {args.tile}: {seconds:.1f} s, {h * w * 3 / seconds / 1e6:.2f} "
+        f"Mpx/s; peak RSS {peak_mb():.0f} MB ({before:.0f} MB with the input loaded, input itself "
+        f"{image.nbytes / 2**20:.0f} MB, output {out.nbytes / 2**20:.0f} MB); torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
+
+
+if __name__ == "__main__":
+    main()

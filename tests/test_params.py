@@ -112,3 +112,21 @@ def test_mnist_config_is_valid_and_keeps_the_default_sections(tmp_path):
     assert mnist["data"]["name"] == "mnist" and mnist["model"]["bottleneck"] == "spatial"
     assert [k for k, s in mnist["sweep"].items() if s.get("clip") is False] == ["gaussian-25u", "gaussian-50u"]
     assert set(mnist) == set(default) and mnist["blind"] == default["blind"]
+
+
+def test_train_gpu_overrides_apply_on_cuda_only():
+    from dae.params import on_device
+
+    train = {"batch_size": 64, "lr": 0.002, "gpu": {"batch_size": 1024, "lr": 0.02}}
+    assert on_device(train, "cuda")["batch_size"] == 1024 and on_device(train, "cuda")["lr"] == 0.02
+    assert on_device(train, "cpu") is train and on_device(train, "mps")["batch_size"] == 64
+
+
+def test_train_gpu_and_nproc_are_checked_like_the_rest(tmp_path):
+    raw = yaml.safe_load(committed_text("params.yaml"))
+    raw["train"]["gpu"] = {"batch_sise": 1024}
+    with pytest.raises(ParamError, match=r"unknown key train.gpu.batch_sise; did you mean train.gpu.batch_size\?"):
+        validate(raw)
+    raw["train"]["gpu"], raw["train"]["nproc"] = {}, -1
+    with pytest.raises(ParamError, match=r"train.nproc = -1 is not allowed"):
+        validate(raw)

@@ -328,8 +328,10 @@ SCHEMA["natural"] = {
     "tile": integer(16),
     "archs": _named("a whole model: section", lambda k, v: _section(k, v, SCHEMA["model"])),
     "models": _named(
-        "{data, arch, sigma, epochs (optional: natural.train's otherwise)}",
-        lambda k, v: _fields(k, v, {"data": text, "arch": text, "sigma": _model_sigma}, {"epochs": integer(1)}),
+        "{data, arch, sigma, and optionally epochs and loss (natural.train's otherwise)}",
+        lambda k, v: _fields(
+            k, v, {"data": text, "arch": text, "sigma": _model_sigma}, {"epochs": integer(1), "loss": choice(*LOSSES)}
+        ),
     ),
     "train": overrides("train"),
 }

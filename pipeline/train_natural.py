@@ -28,7 +28,7 @@ def main() -> None:
     if args.model not in natural["models"]:
         raise ParamError(f"params: natural.models has no entry {args.model!r}")
     entry, train_p = natural["models"][args.model], natural_train(params)
-    train_p["epochs"] = entry["epochs"] or train_p["epochs"]
+    train_p |= {k: entry[k] for k in ("epochs", "loss") if entry[k] is not None}
     arrays, _ = load_arrays(args.data)
     images = {split: [v for k, v in arrays.items() if k.startswith(f"{split}/")] for split in ("train", "val")}
     noise, seed, patch = level(entry["sigma"], natural["blind"]), train_p["seed"], natural["patch"]

@@ -176,3 +176,14 @@ def test_the_shipped_blind_model_is_the_recorded_runs_and_denoises():
     noisy = clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape).astype(np.float32)
     gain = score(denoise_image(model, noisy), clean)["psnr"] - score(noisy, clean)["psnr"]
     assert gain > 6, gain
+
+
+def test_the_natural_tables_are_the_recorded_run():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "tools/natural_tables.py", "docs/data/natural.json", "--check"]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

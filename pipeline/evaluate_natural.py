@@ -46,8 +46,8 @@ def run_models(params: dict, name: str, arrays: dict, names: list[str], models: 
         for sigma in sigmas:
             tag = noise_tag(sigma)
             outs = {n: denoise_image(model, arrays[f"test_noisy/{tag}/{n}"], tile=natural["tile"]) for n in names}
-            table[model_name][tag] = {**mean({n: score(outs[n], arrays[f"test/{n}"]) for n in names})}
-            table[model_name][tag]["images"] = {n: score(outs[n], arrays[f"test/{n}"])["psnr"] for n in names}
+            scores = {n: score(outs[n], arrays[f"test/{n}"]) for n in names}
+            table[model_name][tag] = {**mean(scores), "images": {n: s["psnr"] for n, s in scores.items()}}
             crops[model_name][tag] = np.stack([crop(outs[n]) for n in names[:4]])
             log.info("%s sigma %s: %.2f dB", model_name, tag, table[model_name][tag]["psnr"])
     return table, crops

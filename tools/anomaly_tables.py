@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from _markers import replace_tables
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "anomaly.md"
 BEGIN, END = "<!-- tables: python tools/anomaly_tables.py", "<!-- end of tables -->"
@@ -106,10 +108,7 @@ def main() -> None:
         print(text, end="")
         return
     doc = DOC.read_text()
-    head, rest = doc.split(BEGIN, 1)
-    marker_line, rest = rest.split("\n", 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}{marker_line}\n\n{text}\n{END}{tail}"
+    new = replace_tables(doc, BEGIN, END, text)
     if args.check:
         if new != doc:
             sys.exit("docs/anomaly.md: tables out of date; run python tools/anomaly_tables.py ... --write")

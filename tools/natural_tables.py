@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from _markers import replace_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "natural.md"
@@ -90,10 +91,7 @@ def main() -> None:
         print(text, end="")
         return
     doc = DOC.read_text()
-    head, rest = doc.split(BEGIN, 1)
-    marker_line, rest = rest.split("\n", 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}{marker_line}\n\n{text}\n{END}{tail}"
+    new = replace_tables(doc, BEGIN, END, text)
     if args.check and new != doc:
         sys.exit("docs/natural.md: tables out of date; run tools/natural_tables.py docs/data/natural.json --write")
     if args.write:

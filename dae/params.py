@@ -122,8 +122,15 @@ def text(key: str, value: Any) -> str:
     return value
 
 
+def md5(key: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 32 or any(c not in "0123456789abcdef" for c in value.lower()):
+        _fail(key, value, "32 hexadecimal digits (an MD5 checksum)")
+    return value.lower()
+
+
 _described("true or false", boolean)
 _described("a non-empty string", text)
+_described("32 hexadecimal digits (an MD5 checksum)", md5)
 
 
 def optional(spec: Spec) -> Spec:
@@ -183,6 +190,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     "data": {
         "name": choice(*DATASETS),
         "mirror": optional(text),
+        "archive_md5": optional(md5),
         "subset": optional(integer(1)),
         "val_fraction": number(0, 0.9, lo_open=True),
         "test_fraction": number(0, 0.9, lo_open=True),

@@ -1,0 +1,151 @@
+"""`dae-denoise` (also `python -m dae denoise`): denoise your own, already noisy photos with a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from dae.errors import DaeError
+
+# The blind grey model that the natural-image config trains (docs/natural.md), shipped with the repository.
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "grey-blind.safetensors"
+
+DESCRIPTION = """\
+Denoise image files that are already noisy (nothing is ever added): PNG, JPEG or TIFF; grey, grey+alpha, RGB or
+RGBA; 8 or 16 bit; any size. Each output has the name, size, mode, bit depth, EXIF (orientation included) and ICC
+profile of its input; a JPEG is re-encoded with its own quantisation tables. Alpha is passed through untouched.
+
+Colour: a grey model (the default one) denoises each colour channel on its own; a colour model (trained on
+CIFAR-10 or colour patches) denoises the channels together. Large images go through in overlapping tiles, so memory
+stays bounded (about 1.5 GB for a 24-megapixel colour photo)."""
+
+EPILOG = """\
+examples:
+  dae-denoise noisy.png -o out/
+  dae-denoise photos/*.jpg -o clean/ --sigma auto --overwrite
+  dae-denoise scan.tif -o out/ --model data/models/natural/unet-25.safetensors
+
+A file that cannot be read or written gets one line naming it; the others are still done, and the exit status is 1.
+Usage errors (no model, bad --sigma, two inputs with one name) exit with 2 before anything is written."""
+
+
+def _sigma(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'auto'") from None
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside 0-255 (the noise std on the 0-255 scale)")
+    return value
+
+
+def _tile(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if value < 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: a tile side in pixels, at least 16")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dae-denoise",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", type=Path, help="image files to denoise")
+    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUTDIR", help="folder for the outputs")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_MODEL,
+        help="a model file of this project (default: the shipped blind grey model, models/grey-blind.safetensors)",
+    )
+    p.add_argument(
+        "--sigma",
+        type=_sigma,
+        metavar="S|auto",
+        help="noise std on the 0-255 scale, for models that take a noise level (the project's models are blind "
+        "and ignore it); 'auto' estimates it per file (scikit-image's estimate_sigma), prints it, and warns when it "
+        "lies outside what the model was trained on",
+    )
+    p.add_argument("--tile", type=_tile, default=512, metavar="N", help="tile side in pixels (default 512)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: refuse)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        model, outputs = _prepare(args)
+    except DaeError as exc:
+        print(f"dae-denoise: error: {exc}", file=sys.stderr)
+        return 2
+    failed = []
+    bar = tqdm(total=len(outputs), desc="denoise", unit="file", disable=None, dynamic_ncols=True)
+    with bar:
+        for source, dest in outputs.items():
+            bar.set_postfix_str(source.name)
+            try:
+                _denoise_file(model, source, dest, args)
+            except DaeError as exc:
+                failed.append(source)
+                tqdm.write(f"dae-denoise: {exc}", file=sys.stderr)
+            bar.update()
+    done = len(outputs) - len(failed)
+    print(f"dae-denoise: {done} of {len(outputs)} files denoised into {args.out}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _prepare(args: argparse.Namespace) -> tuple[object, dict[Path, Path]]:
+    """The model and {input: output} pairs, or a DaeError before anything is written."""
+    from dae.models import load_model
+    from dae.models.files import model_extra
+
+    if not args.model.is_file():
+        hint = " (the shipped model: run from a clone of the repository)" if args.model == DEFAULT_MODEL else ""
+        raise DaeError(f"{args.model}: model file not found{hint}; pass --model PATH")
+    outputs: dict[Path, Path] = {}
+    for source in args.inputs:
+        dest = args.out / source.name
+        if dest in outputs.values():
+            raise DaeError(f"two inputs would both write {dest}; denoise them into different folders")
+        outputs[source] = dest
+    if args.out.exists() and not args.out.is_dir():
+        raise DaeError(f"{args.out}: exists and is not a folder")
+    model = load_model(args.model)
+    args.trained = model_extra(args.model)  # what the model was trained on, for --sigma auto's warning
+    return model, outputs
+
+
+def _denoise_file(model: object, source: Path, dest: Path, args: argparse.Namespace) -> None:
+    from dae.inference import denoise_image
+    from dae.photos import read_photo, write_photo
+
+    if dest.exists() and dest.resolve() == source.resolve():
+        raise DaeError(f"{dest}: is its own input; write into another folder")
+    if dest.exists() and not args.overwrite:
+        raise DaeError(f"{dest}: exists; pass --overwrite to replace it")
+    photo = read_photo(source)
+    sigma = _estimate(photo.pixels, args.trained, source) if args.sigma == "auto" else args.sigma
+    out = denoise_image(model, photo.pixels, sigma=sigma, tile=args.tile)
+    write_photo(photo, out, dest)
+
+
+def _estimate(pixels: np.ndarray, trained: dict, source: Path) -> float:
+    """The noise std (0-255) scikit-image estimates from the colour channels, said aloud with the model's range."""
+    from skimage.restoration import estimate_sigma
+
+    colour = pixels if pixels.ndim == 2 else pixels[..., : 3 if pixels.shape[2] >= 3 else 1]
+    axis = None if colour.ndim == 2 else -1
+    sigma = float(estimate_sigma(colour, channel_axis=axis, average_sigmas=True)) * 255
+    low, high = trained.get("blind") or [trained.get("sigma", sigma)] * 2
+    note = "" if low - 5 <= sigma <= high + 5 else f"; outside the {low:g}-{high:g} the model was trained on"
+    tqdm.write(f"dae-denoise: {source.name}: estimated noise std {sigma:.1f}{note}", file=sys.stderr)
+    return sigma

@@ -1,0 +1,137 @@
+"""Users' photo files in and out with everything but the pixels kept: mode, bit depth, alpha, EXIF, ICC profile.
+
+`dae.images` reads datasets (pixels only); this module is for `dae-denoise`, which must write a file that differs
+from its input in nothing but the denoised pixels. Pillow does most of it. It reads 16-bit colour as 8 bit without a
+word, so those files go through pypng (PNG) or tifffile (TIFF), found from the file's own header.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+from dae.errors import DaeError
+from dae.images import quantise
+from dae.io import atomic_path
+
+FORMATS = ("PNG", "JPEG", "TIFF")
+# Pillow modes kept as they are: mode -> bits per sample. Palette and 1-bit files are denoised in full colour / grey
+# (a denoised image has more levels than a palette holds) and written as RGB(A) / L.
+MODES = {"L": 8, "LA": 8, "RGB": 8, "RGBA": 8, "I;16": 16, "I;16B": 16, "I": 16}
+ALLOWED = "grey, grey+alpha, RGB or RGBA, 8 or 16 bit, PNG, JPEG or TIFF"
+_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError)
+
+
+@dataclass
+class Photo:
+    """One file's pixels (float32 in [0, 1], HxW or HxWxC with alpha last) and what writing it back needs."""
+
+    pixels: np.ndarray
+    bits: int
+    format: str
+    mode: str  # how it is written: a Pillow mode, or "RGB;16" / "RGBA;16" / "LA;16" for 16-bit colour
+    info: dict[str, Any] = field(default_factory=dict)  # exif, icc_profile, dpi; JPEG: its quantisation tables
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.pixels.ndim == 2 else self.pixels.shape[2]
+
+
+def _png_depth(path: Path) -> tuple[int, int]:
+    """(bit depth, PNG colour type) from the IHDR chunk, which the PNG standard puts first."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[24], head[25]
+
+
+def _read_16bit_colour(path: Path, fmt: str) -> np.ndarray | None:
+    """The uint16 HxWxC samples of a 16-bit colour PNG or TIFF (None for any other file: Pillow reads those)."""
+    if fmt == "PNG":
+        depth, colour_type = _png_depth(path)
+        if depth != 16 or colour_type not in (2, 4, 6):
+            return None
+        import png
+
+        width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+        return np.vstack(list(rows)).astype(np.uint16).reshape(height, width, info["planes"])
+    if fmt == "TIFF":
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            if page.bitspersample != 16 or page.samplesperpixel == 1:
+                return None
+            samples = page.asarray()
+        if samples.ndim != 3 or samples.shape[2] not in (2, 3, 4) or samples.dtype != np.uint16:
+            raise DaeError(f"{path}: 16-bit TIFF of shape {samples.shape} {samples.dtype}; allowed: {ALLOWED}")
+        return samples
+    return None
+
+
+def _metadata(im: Image.Image) -> dict[str, Any]:
+    info = {k: im.info[k] for k in ("exif", "icc_profile", "dpi") if im.info.get(k)}
+    if im.format == "TIFF" and im.info.get("compression") not in (None, "raw"):
+        info["compression"] = im.info["compression"]
+    if im.format == "JPEG":  # re-encoded with the input's own quantisation, so the quality stays what it was
+        info |= {"qtables": im.quantization, "subsampling": JpegImagePlugin.get_sampling(im)}
+    return info
+
+
+def read_photo(path: str | Path) -> Photo:
+    """Read one PNG, JPEG or TIFF file; a DaeError naming the file for anything unreadable or unsupported."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            fmt, mode, info = im.format, im.mode, _metadata(im)
+            if fmt not in FORMATS:
+                raise DaeError(f"{path}: {fmt} file; allowed: {ALLOWED}")
+            wide = _read_16bit_colour(path, fmt)
+            if wide is not None:
+                mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[wide.shape[2]]
+                return Photo(wide.astype(np.float32) / 65535, 16, fmt, mode, info)
+            im.load()
+            if mode in ("P", "PA", "1"):
+                im = im.convert("L" if mode == "1" else "RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
+                mode = im.mode
+            if mode not in MODES:
+                raise DaeError(f"{path}: image mode {mode}; allowed: {ALLOWED}")
+            samples = np.asarray(im)
+    except _ERRORS as exc:
+        raise DaeError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") from None
+    if mode == "I" and (samples.max(initial=0) > 65535 or samples.min(initial=0) < 0):
+        raise DaeError(f"{path}: 32-bit integer samples outside 0..65535; allowed: {ALLOWED}")
+    bits = MODES[mode]
+    return Photo(samples.astype(np.float32) / (2**bits - 1), bits, fmt, mode, info)
+
+
+def _save_16bit_colour(photo: Photo, samples: np.ndarray, tmp: Path) -> None:
+    if photo.format == "PNG":
+        import png
+
+        h, w, c = samples.shape
+        writer = png.Writer(w, h, greyscale=c == 2, alpha=c in (2, 4), bitdepth=16)
+        with open(tmp, "wb") as f:
+            writer.write(f, samples.reshape(h, w * c))
+        return
+    import tifffile
+
+    extras = {"extrasamples": ["unassalpha"]} if samples.shape[2] in (2, 4) else {}
+    photometric = "minisblack" if samples.shape[2] == 2 else "rgb"
+    icc = photo.info.get("icc_profile")
+    tifffile.imwrite(tmp, samples, photometric=photometric, iccprofile=icc, **extras)
+
+
+def write_photo(photo: Photo, pixels: np.ndarray, path: str | Path) -> None:
+    """Write `pixels` (the shape of `photo.pixels`, in [0, 1]) to `path` in `photo`'s format, mode, bit depth and
+    metadata; atomically, so a crash or Ctrl-C leaves no half-written file."""
+    samples = quantise(pixels, photo.bits)
+    with atomic_path(path) as tmp:
+        if photo.mode.endswith(";16") and photo.mode != "I;16":
+            _save_16bit_colour(photo, samples, tmp)
+            return
+        Image.fromarray(samples).save(tmp, format=photo.format, **photo.info)

@@ -10,18 +10,21 @@ import numpy as np
 
 
 def sample_patches(images: list[np.ndarray], size: int, count: int, rng: np.random.Generator) -> np.ndarray:
-    """(count, 1, size, size) float32 crops of HxW images: each from an image picked in proportion to its area (so
-    every pixel is equally likely), at a uniform position, under one of the 8 symmetries of the square."""
-    small = [i for i, im in enumerate(images) if min(im.shape) < size]
+    """(count, C, size, size) float32 crops of HxW (C = 1) or HxWxC images: each from an image picked in proportion
+    to its area (so every pixel is equally likely), at a uniform position, under one of the 8 symmetries of the
+    square."""
+    small = [i for i, im in enumerate(images) if min(im.shape[:2]) < size]
     if small:
         raise ValueError(f"image {small[0]} ({images[small[0]].shape}) is smaller than the patch size {size}")
     areas = np.array([im.size for im in images], dtype=np.float64)
     which = rng.choice(len(images), size=count, p=areas / areas.sum())
     spins, flips = rng.integers(0, 4, size=count), rng.integers(0, 2, size=count)
-    out = np.empty((count, 1, size, size), dtype=np.float32)
+    channels = 1 if images[0].ndim == 2 else images[0].shape[2]
+    out = np.empty((count, channels, size, size), dtype=np.float32)
     for k, i in enumerate(which):
-        h, w = images[i].shape
+        h, w = images[i].shape[:2]
         y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        patch = np.rot90(images[i][y : y + size, x : x + size], spins[k])
-        out[k, 0] = patch[:, ::-1] if flips[k] else patch
+        patch = np.rot90(images[i][y : y + size, x : x + size], spins[k])  # turns the first two axes
+        patch = patch[:, ::-1] if flips[k] else patch
+        out[k] = patch.reshape(size, size, channels).transpose(2, 0, 1)
     return out

@@ -4,8 +4,9 @@ A fenced block is one of:
 - ```bash: commands. Every one is checked in seconds (test_commands_are_valid): dvc commands by dvc's own argument
   parser, their `-S` overrides applied by dvc's own code and validated by dae.params, their stages looked up in
   dvc.yaml; pip, pytest, ruff and cp by what they need; `python ...` by the program's own argument parser
-  (test_python_commands_parse). The dvc commands are then run, in the docs' order, in one tiny copy of the project
-  (test_dvc_commands_run_in_a_tiny_project) unless NOT_RUN names them, with the reason.
+  (test_python_commands_parse); dae-denoise by its own, its inputs files of the repository. The dvc commands are
+  then run, in the docs' order, in one tiny copy of the project (test_dvc_commands_run_in_a_tiny_project) unless
+  NOT_RUN names them, with the reason.
 - ```python: run block after block, a fresh namespace per document, on the workspace's `dvc repro` outputs
   (test_python_blocks_run). Only README.md and docs/guide.md may have them.
 - ```text (output shown) and ```mermaid (a diagram): not commands.
@@ -212,7 +213,8 @@ def check_dvc(cmd: Command, params_text: str) -> None:
 
 
 def check_other(cmd: Command, params_text: str) -> str:
-    """Commands that are not run: pip, pytest, ruff, cp, python. Returns params.yaml as the reader now has it."""
+    """Commands that are not run: pip, pytest, ruff, cp, python, dae-denoise. Returns params.yaml as the reader now
+    has it."""
     prog, args = cmd.argv[0], cmd.argv[1:]
     pyproject = (ROOT / "pyproject.toml").read_text()
     if prog == "pip":
@@ -236,6 +238,11 @@ def check_other(cmd: Command, params_text: str) -> str:
         if dest == "params.yaml":
             load_params(source)
             return source.read_text()
+    elif prog == "dae-denoise":  # its own parser, and inputs that are in the repository (a reader can run it)
+        from dae.cli import parser
+
+        inputs = parser().parse_args(list(args)).inputs
+        assert all((ROOT / i).is_file() for i in inputs), f"{cmd.where}: {inputs} are not files of the repository"
     else:
         assert prog == "python", f"{cmd.where}: no check for `{cmd.text}`; add one to tests/test_docs.py"
         assert args[0] == "-m" or (ROOT / args[0]).is_file(), f"{cmd.where}: no {args[0]}"

@@ -82,6 +82,18 @@ def test_patches_are_seeded_crops_under_the_square_symmetries():
         sample_patches([image], 11, 1, np.random.default_rng(0))
 
 
+def test_colour_patches_crop_every_channel_alike_and_grey_draws_are_unchanged():
+    grey = np.arange(12 * 10, dtype=np.float32).reshape(12, 10)
+    colour = np.stack([grey, 1000 + grey, 2000 + grey], axis=2)
+    patches = sample_patches([colour], 4, 50, np.random.default_rng(3))
+    assert patches.shape == (50, 3, 4, 4)
+    # the same seed gives the same crops and symmetries as on the grey image, channel by channel
+    assert np.array_equal(
+        patches - np.array([0, 1000, 2000])[:, None, None],
+        np.repeat(sample_patches([grey], 4, 50, np.random.default_rng(3)), 3, axis=1),
+    )
+
+
 def test_a_level_range_draws_each_items_noise_level_from_it():
     clean = np.full((200, 1, 16, 16), 0.9, dtype=np.float32)
     pairs = NoisyPairs(clean, {"type": "gaussian", "level": [0.0, 0.2]}, seed=1, clip=False)

@@ -92,6 +92,7 @@ def test_load_splits_through_the_mirror_checks_the_md5(tmp_path: Path) -> None:
 
 CIFAR = {
     "train": {"epochs": 3},
+    "baselines": {"n_test": 20, "n_val": 5, "n_slow": 1},
     "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}},
     "blind": {"gaussian": ["gaussian"]},
 }

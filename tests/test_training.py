@@ -1,3 +1,6 @@
+import logging
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -179,3 +182,19 @@ def test_l2_adds_two_lambda_w_to_the_gradient_of_every_weight_and_nothing_to_bia
     assert l2_penalty(model).item() == pytest.approx(
         sum(p.square().sum().item() for p in model.parameters() if p.dim() > 1)
     )
+
+
+def test_bf16_on_a_cpu_without_it_is_said_in_one_warning(caplog):
+    from dae.training import cpu_has_bf16
+
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else None
+    assert cpu_has_bf16() == (None if flags is None else ("avx512_bf16" in flags or "amx_bf16" in flags))
+    with caplog.at_level(logging.WARNING, logger="dae.training"):
+        train_once(amp_cpu=True, epochs=1)
+    warned = [r for r in caplog.records if "no native bf16" in r.getMessage()]
+    assert len(warned) == (1 if cpu_has_bf16() is False else 0)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dae.training"):
+        train_once(epochs=1)  # fp32: nothing to say
+    assert not [r for r in caplog.records if "no native bf16" in r.getMessage()]

@@ -12,7 +12,9 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -65,29 +67,7 @@ def main() -> None:
         splits = load_splits(params["data"])
     except DaeError as exc:
         parser.exit(2, f"error: {exc}\n")
-
-    def pair(split: str, std: float, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        setting = {"type": "gaussian", "level": std}
-        clean = to_unit(splits[f"{split}_x"][:n])
-        return torch.from_numpy(corrupt(clean, setting, rng_for(0, setting, split))), torch.from_numpy(clean)
-
-    train_pairs, val_pairs = pair("train", args.std, args.train_images), pair("val", args.std, args.test)
-    redraw = None
-    if args.blind:
-        redraw = sampler(
-            train_pairs[1].numpy(), [{"type": "gaussian", "low": args.blind[0], "high": args.blind[1]}], 0, "probe"
-        )
-        train_pairs = (torch.from_numpy(redraw(0)), train_pairs[1])
-    seed_everything(params["train"]["seed"], params["train"]["deterministic"])
-    model = build_model(params["model"], (1, 28, 28))
-    start = time.perf_counter()
-    model, history = fit(model, train_pairs, val_pairs, params["train"], torch.device("cpu"), None, redraw)
-    seconds = time.perf_counter() - start
-    levels = sorted({args.std, *(args.blind or ())} | ({0.3} if args.blind else set()))
-    scores = {}
-    for std in levels:
-        noisy, clean = pair("test", std, args.test)
-        scores[str(std)] = round(psnr(denoise(model, noisy), clean).mean().item(), 2)
+    result = train_and_score(params, splits, args.std, args.blind, args.train_images, args.test)
     print(
         json.dumps(
             {
@@ -96,13 +76,49 @@ def main() -> None:
                 "epochs": args.epochs,
                 "model": args.model,
                 "train": args.train,
-                "params": sum(p.numel() for p in model.parameters()),
-                "test_psnr": scores if args.blind else scores[str(args.std)],
-                "seconds": round(seconds),
-                "best_epoch": min(history, key=lambda h: h["val_loss"])["epoch"],
+                **result,
             }
         )
     )
+
+
+def train_and_score(
+    params: dict[str, Any],
+    splits: dict[str, np.ndarray],
+    std: float,
+    blind: list[float] | None = None,
+    train_images: int | None = None,
+    test: int | None = 2000,
+) -> dict[str, Any]:
+    """Train `params`' model on the first `train_images` MNIST training images at clipped gaussian `std` (or across
+    the `blind` range), pick the epoch on the first `test` val images, and score the first `test` test images
+    (None: all), with the noise the corrupt stage draws (noise seed 0)."""
+
+    def pair(split: str, level: float, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        setting = {"type": "gaussian", "level": level}
+        clean = to_unit(splits[f"{split}_x"][:n])
+        return torch.from_numpy(corrupt(clean, setting, rng_for(0, setting, split))), torch.from_numpy(clean)
+
+    train_pairs, val_pairs = pair("train", std, train_images), pair("val", std, test)
+    redraw = None
+    if blind:
+        redraw = sampler(train_pairs[1].numpy(), [{"type": "gaussian", "low": blind[0], "high": blind[1]}], 0, "probe")
+        train_pairs = (torch.from_numpy(redraw(0)), train_pairs[1])
+    seed_everything(params["train"]["seed"], params["train"]["deterministic"])
+    model = build_model(params["model"], (1, 28, 28))
+    start = time.perf_counter()
+    model, history = fit(model, train_pairs, val_pairs, params["train"], torch.device("cpu"), None, redraw)
+    seconds = time.perf_counter() - start
+    scores = {}
+    for level in sorted({std, *(blind or ())} | ({0.3} if blind else set())):
+        noisy, clean = pair("test", level, test)
+        scores[str(level)] = round(psnr(denoise(model, noisy), clean).mean().item(), 2)
+    return {
+        "params": sum(p.numel() for p in model.parameters()),
+        "test_psnr": scores if blind else scores[str(std)],
+        "seconds": round(seconds),
+        "best_epoch": min(history, key=lambda h: h["val_loss"])["epoch"],
+    }
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ import yaml
 
 from pipeline.repro import SMALL, merge
 
+# Under pytest-xdist (the suite's default, `-n auto`) the workers share the cores: one torch thread each, inherited
+# by every stage they start. Two workers with a thread per core each would spin OpenMP threads against each other.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "datasets"
 # What a stage needs: the code and the pipeline definition, not the committed results.
@@ -92,6 +97,13 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     suite's costliest step): tests read it, or change a copy of it (`copy_project`), never the project itself."""
     project = make_project(tmp_path_factory.mktemp("reproduced") / "project")
     return project, sh("dvc", "repro", cwd=project).stdout
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The tests of the one reproduced project run in one xdist worker (`--dist loadgroup`), so it is built once.
+    for item in items:
+        if "reproduced" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("reproduced"))
 
 
 def copy_project(source: Path, dest: Path) -> Path:

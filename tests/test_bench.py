@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 from conftest import MIRROR, ROOT
 
 from bench.__main__ import table
@@ -85,3 +86,69 @@ def test_probe_rejects_a_bad_override_in_one_line():
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: params: train.lr = -1 is not allowed; expected a number > 0"
+
+
+def test_gpu_script_compares_with_the_committed_cpu_results():
+    # The CPU column of the GPU report is the per-setting row of docs/results.md's MNIST table, setting by setting.
+    from bench.gpu import CPU_PSNR
+
+    text = (ROOT / "docs" / "results.md").read_text()
+    lines = text[text.index("### Blind models on MNIST") :].splitlines()
+    header = next(line for line in lines if line.startswith("| model | `gaussian-0.1`"))
+    row = next(line for line in lines if line.startswith("| per-setting model |"))
+    names = [cell.strip(" `") for cell in header.split("|")[2:-1]]
+    values = [float(cell) for cell in row.split("|")[2:-1]]
+    assert dict(zip(names, values, strict=True)) == CPU_PSNR
+
+
+def test_gpu_script_without_a_gpu_is_one_clear_line():
+    if torch.cuda.is_available():
+        return
+    proc = subprocess.run([sys.executable, "-m", "bench.gpu"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [
+        "error: --device cuda asks for CUDA, and this machine has none; use --device cpu --subset 512"
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (MIRROR / "mnist").is_dir(), reason="no local dataset mirror")
+def test_gpu_script_runs_its_mnist_sweep_on_the_cpu(tmp_path):
+    # The GPU checks, on a sample and the CPU: the same code a GPU machine runs, so it is known to work beforehand.
+    out = tmp_path / "gpu.json"
+    overrides = '{"epochs": 2, "batch_size": 32, "amp_cpu": false}'
+    settings = ["--settings", "gaussian-0.1", "gaussian-0.5"]
+    cmd = ["-m", "bench.gpu", "--device", "cpu", "--mirror", str(MIRROR), "--subset", "256", "--train", overrides]
+    proc = subprocess.run(
+        [sys.executable, *cmd, *settings, "--out", str(out)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    rows = result["mnist"]["rows"]
+    assert [r["setting"] for r in rows] == ["gaussian-0.1", "gaussian-0.5"]
+    assert [r["n_test"] for r in rows] == [256, 256] and all(r["images_per_s"] > 0 for r in rows)
+    assert [r["cpu_psnr"] for r in rows] == [31.10, 21.05]
+    # --train is laid over the GPU batch and lr (lr 0.02 kept from it), as a GPU run would use them.
+    assert result["mnist"]["train"]["batch_size"] == 32 and result["mnist"]["train"]["lr"] == 0.02
+    assert rows[0]["psnr"] > rows[1]["psnr"] > 10  # lighter noise, better output, even after a few steps
+    assert "gaussian-0.5: " in proc.stderr and "images/s" in proc.stderr  # progress, as each setting ends
+
+
+def test_mnist_archs_are_the_natural_ones_with_the_mnist_recipe():
+    from bench.archs import arch_params
+    from dae.params import validate
+
+    natural = yaml.safe_load((ROOT / "configs" / "natural.yaml").read_text())["natural"]["archs"]
+    mnist = yaml.safe_load((ROOT / "configs" / "mnist.yaml").read_text())
+    for arch in ("unet", "dncnn"):
+        params = validate(arch_params(arch, {"amp_cpu": False}))
+        assert params["model"] == natural[arch]
+        assert params["train"] == {**mnist["train"], "amp_cpu": False}
+
+
+@pytest.mark.skipif(not (ROOT / "docs" / "data" / "mnist" / "archs.json").is_file(), reason="no recorded run yet")
+def test_mnist_archs_table_is_the_recorded_run():
+    from bench.archs import BEGIN, DOC, END, OUT, table
+
+    block = DOC.read_text().split(BEGIN, 1)[1].split("\n", 1)[1].split(END, 1)[0]
+    assert block.strip() == table(json.loads(OUT.read_text())).strip()

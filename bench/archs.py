@@ -1,0 +1,110 @@
+"""python -m bench.archs: the natural-image architectures through the MNIST config, for the MNIST tables.
+
+Each network of configs/natural.yaml's `natural.archs` (taken as it is: nothing is chosen on MNIST) replaces the
+model of configs/mnist.yaml, and trains with that config's recipe (7 epochs, one-cycle lr 0.01, PSNR loss, batch 64,
+epoch picked on the val split) at clipped gaussian std 0.1, 0.3 and 0.5, like the sweep's per-setting models; each
+is scored on the whole MNIST test set with the noise the corrupt stage draws, so the numbers sit beside the
+committed run's 31.10 / 24.39 / 21.05 dB. Each result is added to --out as soon as it exists, so a long run can be
+stopped and resumed (`--archs`, `--stds` pick what to run; finished entries are kept).
+
+    python -m bench.archs --archs unet --threads 2
+    python -m bench.archs --write    # only rewrite docs/results.md's table from docs/data/mnist/archs.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from bench.probe import train_and_score
+from dae.datasets import load_splits
+from dae.io import write_json
+from dae.params import validate
+from tools._markers import replace_tables
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "data" / "mnist" / "archs.json"
+DOC = ROOT / "docs" / "results.md"
+BEGIN, END = "<!-- tables: python -m bench.archs --write", "<!-- end of tables -->"
+STDS = [0.1, 0.3, 0.5]
+# configs/mnist.yaml's own model: the per-setting row of docs/results.md's MNIST tables.
+COMMITTED = {"conv": {"0.1": 31.10, "0.3": 24.39, "0.5": 21.05}}
+
+
+def arch_params(arch: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """configs/mnist.yaml with its model replaced by natural.archs[arch], and `overrides` of train:."""
+    raw = yaml.safe_load((ROOT / "configs" / "mnist.yaml").read_text())
+    raw["model"] = yaml.safe_load((ROOT / "configs" / "natural.yaml").read_text())["natural"]["archs"][arch]
+    raw["train"] |= overrides
+    return raw
+
+
+def run(args: argparse.Namespace) -> None:
+    result = json.loads(OUT.read_text()) if OUT.is_file() else {"runs": {}}
+    splits = None
+    for arch in args.archs:
+        for std in args.stds:
+            raw = arch_params(arch, json.loads(args.train))
+            raw["data"] |= {"mirror": args.mirror}
+            params = validate(raw)
+            splits = splits or load_splits(params["data"])
+            score = train_and_score(params, splits, std, test=None)
+            result["runs"].setdefault(arch, {})[f"{std:g}"] = score | {
+                "epochs": params["train"]["epochs"],
+                "train": json.loads(args.train),
+            }
+            result["model"] = result.get("model", {}) | {arch: raw["model"]}
+            write_json(OUT, result)
+            print(json.dumps({"arch": arch, "std": std, **score}), flush=True)
+
+
+def table(result: dict[str, Any]) -> str:
+    """Test PSNR (dB) by architecture and std; the committed conv model first, the best of each std in bold."""
+    rows = {"conv (configs/mnist.yaml)": COMMITTED["conv"]}
+    rows |= {arch: {s: r["test_psnr"] for s, r in runs.items()} for arch, runs in sorted(result["runs"].items())}
+    stds = [f"{s:g}" for s in STDS]
+    best = {s: max(v[s] for v in rows.values() if s in v) for s in stds}
+    lines = [
+        "| model | std 0.1 | std 0.3 | std 0.5 | parameters | s / epoch |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, scores in rows.items():
+        cells = [
+            ("**{:.2f}**" if scores[s] == best[s] else "{:.2f}").format(scores[s]) if s in scores else "–" for s in stds
+        ]
+        runs = result["runs"].get(name, {})
+        size = f"{next(iter(runs.values()))['params']:,}" if runs else "–"
+        per_epoch = (
+            f"{sum(r['seconds'] for r in runs.values()) / sum(r['epochs'] for r in runs.values()):.0f}" if runs else "–"
+        )
+        lines.append(f"| `{name}` | {' | '.join(cells)} | {size} | {per_epoch} |")
+    return "\n".join(lines)
+
+
+def write_doc(result: dict[str, Any]) -> None:
+    DOC.write_text(replace_tables(DOC.read_text(), BEGIN, END, table(result)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archs", nargs="+", default=["unet", "dncnn"], help="keys of natural.archs")
+    parser.add_argument("--stds", nargs="+", type=float, default=STDS)
+    parser.add_argument("--train", default='{"amp_cpu": false}', help="JSON overrides of train: (default: fp32)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--mirror", default=str(ROOT.parent / "shared" / "datasets"), help="folder holding mnist/")
+    parser.add_argument("--write", action="store_true", help="only rewrite the docs table from --out's JSON")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.write:
+        run(args)
+    write_doc(json.loads(OUT.read_text()))
+
+
+if __name__ == "__main__":
+    main()

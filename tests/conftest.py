@@ -99,6 +99,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return project, sh("dvc", "repro", cwd=project).stdout
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The tests of the one reproduced project run in one xdist worker (`--dist loadgroup`), so it is built once.
     for item in items:

@@ -6,6 +6,7 @@ same arrays; `ratio` = pipeline / bare. Results go to the screen and, as JSON, t
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -88,6 +89,8 @@ def main() -> None:
     parser.add_argument("--mirror", default=str(ROOT.parent / "shared" / "datasets"), help="MNIST archives")
     parser.add_argument("--out", default=None, help="JSON file (default bench/results-<device>.json)")
     args = parser.parse_args()
+    # Deterministic cuBLAS (train.deterministic) needs its workspace fixed before the first CUDA call of any row.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if args.gpu and not torch.cuda.is_available():
         sys.exit("error: --gpu asks for CUDA, and this machine has none; run without --gpu")
     device = torch.device("cuda" if args.gpu else "cpu")

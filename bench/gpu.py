@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -124,6 +125,8 @@ def main() -> None:
     parser.add_argument("--skip-bench", action="store_true", help="only the MNIST sweep")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results-gpu.json"), help="JSON file to write")
     args = parser.parse_args()
+    # Deterministic cuBLAS (train.deterministic) needs its workspace fixed before the first CUDA call of any row.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("error: --device cuda asks for CUDA, and this machine has none; use --device cpu --subset 512")

@@ -50,25 +50,28 @@ def progress(start: float, rows: list[dict]) -> list[dict]:
     return rows
 
 
+def train_rows(arch: str, n: int, epochs: int, device: torch.device, compile_model: bool, **kw) -> list[dict]:
+    """bench_train's rows, and with `compile_model` its training row again under torch.compile."""
+    rows = bench_train(arch, n, epochs, device, **kw)
+    if compile_model:
+        row = bench_train(arch, n, epochs, device, True, **kw)[0]
+        rows.append({**row, "what": row["what"] + " (compiled)"})
+    return rows
+
+
 def gpu_rows(start: float, device: torch.device, compile_model: bool) -> list[dict]:
     """The trainer against a bare loop at the GPU batch (`train.gpu` of configs/mnist.yaml, or GPU_TRAIN), and the
     conv model at the CPU batch of 64, where kernel launches bound the speed; well under a minute on an H100."""
-    rows = []
+    rows, batch = [], gpu_train()
     for arch in ("conv", "mlp"):
-        rows += progress(start, bench_train(arch, 60000, 2, device, overrides=gpu_train(), rounds=2))
-        if compile_model:
-            row = bench_train(arch, 60000, 2, device, True, gpu_train(), rounds=1)[0]
-            rows += progress(start, [{**row, "what": row["what"] + " (compiled)"}])
+        rows += progress(start, train_rows(arch, 60000, 2, device, compile_model, overrides=batch, rounds=2))
     return rows + progress(start, bench_train("conv", 16384, 1, device, rounds=1)[:1])
 
 
 def cpu_rows(start: float, args: argparse.Namespace) -> list[dict]:
     rows = progress(start, bench_corrupt(10000))
     for arch in ("conv", "mlp"):
-        rows += progress(start, bench_train(arch, 8192, 2, torch.device("cpu")))
-        if args.compile:
-            row = bench_train(arch, 8192, 2, torch.device("cpu"), True)[0]
-            rows += progress(start, [{**row, "what": row["what"] + " (compiled)"}])
+        rows += progress(start, train_rows(arch, 8192, 2, torch.device("cpu"), args.compile))
     rows += progress(start, bench_cpu_bf16())
     if args.quick:
         return rows

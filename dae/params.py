@@ -234,6 +234,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "amp_cpu": boolean,
         "threads": integer(0),
         "compile": boolean,
+        "channels_last": boolean,
         "nproc": integer(0, 64),
         "gpu": overrides("train"),
     },
@@ -341,6 +342,15 @@ SCHEMA["natural"] = {
             k, v, {"data": text, "arch": text, "sigma": _model_sigma}, {"epochs": integer(1), "loss": choice(*LOSSES)}
         ),
     ),
+    "finetune": _named(
+        "{from, data, sigma, epochs, and optionally lr and loss (natural.train's otherwise)}",
+        lambda k, v: _fields(
+            k,
+            v,
+            {"from": text, "data": text, "sigma": _model_sigma, "epochs": integer(1)},
+            {"lr": number(0, lo_open=True), "loss": choice(*LOSSES)},
+        ),
+    ),
     "train": overrides("train"),
 }
 
@@ -357,6 +367,19 @@ def _check_natural(natural: dict[str, Any]) -> None:
                     f"params: natural.models.{name}.{key} = {entry[key]!r} is not allowed; "
                     f"expected one of: {', '.join(known) or '(none defined)'}"
                 )
+    for name, entry in natural["finetune"].items():
+        if name in natural["models"]:
+            raise ParamError(f"params: natural.finetune.{name} is also a natural.models entry; give it another name")
+        if entry["from"] not in natural["models"]:
+            raise ParamError(
+                f"params: natural.finetune.{name}.from = {entry['from']!r} is not allowed; "
+                f"expected one of: {', '.join(natural['models']) or '(none defined)'}"
+            )
+        if entry["data"] not in natural["data"]:
+            raise ParamError(
+                f"params: natural.finetune.{name}.data = {entry['data']!r} is not allowed; "
+                f"expected one of: {', '.join(natural['data'])}"
+            )
 
 
 def on_device(train: dict[str, Any], device_type: str) -> dict[str, Any]:
@@ -367,6 +390,15 @@ def on_device(train: dict[str, Any], device_type: str) -> dict[str, Any]:
 def natural_train(params: dict[str, Any]) -> dict[str, Any]:
     """`train:` with `natural.train` laid over it: what every natural-image model trains with."""
     return {**params["train"], **params["natural"]["train"]}
+
+
+def natural_models(natural: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every natural-image model, trained (`natural.models`) or fine-tuned (`natural.finetune`, which takes its arch
+    from its `from` model), as {name: {data, arch, sigma, epochs, loss, lr, from}} (None: not set)."""
+    out = {name: {**entry, "lr": None, "from": None} for name, entry in natural["models"].items()}
+    for name, entry in natural["finetune"].items():
+        out[name] = {**entry, "arch": natural["models"][entry["from"]]["arch"]}
+    return out
 
 
 # Names become stage names, file names and command-line words: a plain word, never `.`, `..` or a path.

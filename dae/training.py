@@ -203,8 +203,8 @@ def prepare(
     amp = {"cuda": train["amp"], "cpu": train["amp_cpu"]}.get(device.type, False)
     _warn_slow_bf16(amp, device)
     # cuDNN's and oneDNN's bf16 convolutions are fastest on NHWC ("channels last") tensors. The CPU's fp32 path
-    # keeps NCHW, so default (fp32) CPU runs keep the bits they always had.
-    nhwc = (device.type == "cuda" or amp) and model.config["arch"] != "mlp"
+    # keeps NCHW unless train.channels_last asks (about 1.2x faster, other bits), so default runs keep their bits.
+    nhwc = (device.type == "cuda" or amp or train["channels_last"]) and model.config["arch"] != "mlp"
     model.to(device, memory_format=torch.channels_last if nhwc else torch.preserve_format)
     # Tensors move to the device once; each batch is then a slice, not a per-sample Python loop.
     (x_train, y_train), (x_val, y_val) = [

@@ -6,7 +6,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from dae.models import build_model
+from dae.errors import DaeError
+from dae.models import build_model, load_model
 from dae.params import on_device
 from dae.resources import data_bytes, knob_to_lower, require, training_bytes, weight_bytes
 from dae.training import fit, seed_everything
@@ -39,12 +40,18 @@ def fit_within_memory(
     val: tuple[torch.Tensor, torch.Tensor],
     device: torch.device,
     redraw: Callable[[int], np.ndarray] | None = None,
+    init: str | None = None,
 ) -> tuple[torch.nn.Module, dict[str, float]]:
-    """Seed, build within memory and fit one model without logging (the study, probe and one-class stages); the
-    model of the best val loss, and that epoch's history row."""
+    """Seed, build within memory and fit one model without logging (the study, probe, one-class and natural stages);
+    the model of the best val loss, and that epoch's history row. `init`: a model file to start from (fine-tuning)."""
     train_p = on_device(train_p, device.type)
     seed_everything(train_p["seed"], train_p["deterministic"])
     shape = tuple(train[1].shape[1:])
     model = build_within_memory({"model": model_p, "train": train_p}, shape, len(train[1]), len(val[1]), device)
+    if init is not None:
+        start = load_model(init)
+        if start.config["arch"] != model_p["arch"] or start.state_dict().keys() != model.state_dict().keys():
+            raise DaeError(f"{init}: a {start.config['arch']} model of other layers; cannot fine-tune it as this one")
+        model.load_state_dict(start.state_dict())
     model, history = fit(model, train, val, train_p, device, redraw=redraw)
     return model, min(history, key=lambda h: h["val_loss"])

@@ -1,6 +1,7 @@
-"""Stage `evaluate_natural@<name>`: every model of `natural.models` trained on data `<name>`, on the whole noisy test
-images (`dae.denoise_image`), scored by the field's protocol beside the noisy input and BM3D; a per-sigma model at
-its own sigma, a blind one at every sigma. Writes the table as JSON and CSV, and a picture of crops per method."""
+"""Stage `evaluate_natural@<name>`: every model of `natural.models` and `natural.finetune` trained on data `<name>`,
+on the whole noisy test images (`dae.denoise_image`), scored by the field's protocol beside the noisy input and
+BM3D; a per-sigma model at its own sigma, a blind one at every sigma. Writes the table as JSON and CSV, and a
+picture of crops per method."""
 
 import argparse
 import csv
@@ -16,7 +17,7 @@ from dae.inference import denoise_image
 from dae.io import load_arrays, write_json, write_text
 from dae.models import load_model
 from dae.natural import noise_tag, score
-from dae.params import check_unchanged, load_params
+from dae.params import check_unchanged, load_params, natural_models
 from dae.visualise import plot_method_grid
 from pipeline._stage import run
 
@@ -36,7 +37,7 @@ def crop(image: np.ndarray) -> np.ndarray:
 def run_models(params: dict, name: str, arrays: dict, names: list[str], models: Path) -> tuple[dict, dict]:
     """{model: {sigma tag: scores}} and {model: {sigma tag: crops}} of every model trained on data `name`."""
     natural, table, crops = params["natural"], {}, {}
-    mine = {m: e for m, e in natural["models"].items() if e["data"] == name}
+    mine = {m: e for m, e in natural_models(natural).items() if e["data"] == name}
     for model_name, entry in tqdm(mine.items(), desc="models", disable=None):
         model = load_model(models / f"{model_name}.safetensors")
         sigmas = (

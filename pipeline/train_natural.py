@@ -1,6 +1,7 @@
-"""Stage `train_natural@<model>`: one natural-image model (`natural.models.<model>`) trained on patches drawn afresh
-every epoch from its data's training images, at one noise level or (blind) across `natural.blind`; the epoch kept
-is the one of the best loss on fixed val patches of the held-out images."""
+"""Stages `train_natural@<model>` and `finetune_natural@<model>`: one natural-image model (`natural.models.<model>`,
+or `natural.finetune.<model>` starting from its `from` model's weights, given with --init) trained on patches drawn
+afresh every epoch from its data's training images, at one noise level or (blind) across `natural.blind`; the epoch
+kept is the one of the best loss on fixed val patches of the held-out images."""
 
 import argparse
 import logging
@@ -9,7 +10,7 @@ import time
 from dae.io import load_arrays
 from dae.models import save_model
 from dae.natural import level, patch_pairs
-from dae.params import ParamError, check_unchanged, load_params, natural_train
+from dae.params import ParamError, check_unchanged, load_params, natural_models, natural_train
 from dae.training import pick_device
 from pipeline._build import fit_within_memory
 from pipeline._stage import run
@@ -19,16 +20,20 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("model", help="a key of natural.models")
+    parser.add_argument("model", help="a key of natural.models or natural.finetune")
     parser.add_argument("data", help="natural_data's .safetensors file")
     parser.add_argument("out", help="the model file to write")
+    parser.add_argument("--init", help="the model file to start from (natural.finetune entries)")
     args = parser.parse_args()
     params = load_params()
-    natural = params["natural"]
-    if args.model not in natural["models"]:
-        raise ParamError(f"params: natural.models has no entry {args.model!r}")
-    entry, train_p = natural["models"][args.model], natural_train(params)
-    train_p |= {k: entry[k] for k in ("epochs", "loss") if entry[k] is not None}
+    natural, models = params["natural"], natural_models(params["natural"])
+    if args.model not in models:
+        raise ParamError(f"params: natural.models and natural.finetune have no entry {args.model!r}")
+    entry, train_p = models[args.model], natural_train(params)
+    if (entry["from"] is None) != (args.init is None):
+        what = "is not a natural.finetune entry" if args.init else "is a natural.finetune entry and needs --init"
+        raise ParamError(f"params: {args.model} {what}")
+    train_p |= {k: entry[k] for k in ("epochs", "loss", "lr") if entry[k] is not None}
     arrays, _ = load_arrays(args.data)
     images = {split: [v for k, v in arrays.items() if k.startswith(f"{split}/")] for split in ("train", "val")}
     noise, seed, patch = level(entry["sigma"], natural["blind"]), train_p["seed"], natural["patch"]
@@ -39,7 +44,7 @@ def main() -> None:
 
     start = time.perf_counter()
     model_p = natural["archs"][entry["arch"]]
-    model, best = fit_within_memory(model_p, train_p, redraw(0), val, pick_device(train_p["device"]), redraw)
+    model, best = fit_within_memory(model_p, train_p, redraw(0), val, pick_device(train_p["device"]), redraw, args.init)
     log.info(
         "%s: best val loss %.6f at epoch %d (%.0f s)",
         args.model,
@@ -49,6 +54,7 @@ def main() -> None:
     )
     check_unchanged()
     extra = {"natural": args.model, "data": entry["data"], "sigma": entry["sigma"], "patch": patch, **best}
+    extra |= {"from": entry["from"]} if entry["from"] else {}
     save_model(model, args.out, extra={**extra, "blind": natural["blind"]} if entry["sigma"] == "blind" else extra)
 
 

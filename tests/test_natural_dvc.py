@@ -29,6 +29,7 @@ NATURAL = {
         "dn-25": {"data": "tiny", "arch": "dncnn", "sigma": 25},
         "un-blind": {"data": "tiny", "arch": "unet", "sigma": "blind"},
     },
+    "finetune": {"un-25": {"from": "un-blind", "data": "tiny", "sigma": 25, "epochs": 2, "lr": 0.001}},
     "train": {"epochs": 3, "batch_size": 16, "lr": 0.003},
 }
 
@@ -51,15 +52,17 @@ def test_natural_stages_train_evaluate_and_compare_with_bm3d(tmp_path: Path):
     params["natural"] = {**params["natural"], **NATURAL}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = sh("dvc", "repro", "evaluate_natural@tiny", cwd=project).stdout
-    assert {"natural_data@tiny", "bm3d_natural@tiny", "train_natural@dn-25", "train_natural@un-blind"} <= {
-        line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")
-    }
+    ran = [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")]
+    assert {"natural_data@tiny", "bm3d_natural@tiny", "train_natural@dn-25", "train_natural@un-blind"} <= set(ran)
+    assert ran.index("finetune_natural@un-25") > ran.index("train_natural@un-blind")
     result = json.loads((project / "metrics/natural/tiny.json").read_text())
     table = result["table"]
-    assert set(table) == {"noisy", "bm3d", "dn-25", "un-blind"} and set(table["dn-25"]) == {"25"}
-    for method in ("bm3d", "dn-25", "un-blind"):
+    assert set(table) == {"noisy", "bm3d", "dn-25", "un-blind", "un-25"} and set(table["dn-25"]) == {"25"}
+    for method in ("bm3d", "dn-25", "un-blind", "un-25"):
         assert table[method]["25"]["psnr"] > table["noisy"]["25"]["psnr"] + 2, (method, table)
-    assert result["best"]["25"] in ("dn-25", "un-blind")
+    assert result["best"]["25"] in ("dn-25", "un-blind", "un-25")
+    tuned = project / "data/models/natural/un-25.safetensors"
+    assert model_extra(tuned)["from"] == "un-blind" and model_extra(tuned)["sigma"] == 25
     assert (project / "plots/natural/tiny.png").read_bytes()[:4] == b"\x89PNG"
     assert "method,sigma,psnr,ssim" in (project / "plots/natural/tiny.csv").read_text()
     blind = project / "data/models/natural/un-blind.safetensors"

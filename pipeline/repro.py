@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 # Stages whose outputs are pure functions of data and params, equal to the byte on every machine.
-EXACT_STAGES = ("download", "corrupt")
+EXACT_STAGES = ("download", "corrupt", "natural_data")
 # Metric tolerance across machines, by metric name: (absolute, relative). Measured spread between CPU kernel
 # variants and thread counts (README "Reproducibility"): 0.10 dB PSNR, 0.24 dB cross-noise PSNR, 0.0034 SSIM,
 # 0.1% loss; the tolerances leave a margin of 2-5x. Anything not named (counts, levels) must match exactly.
@@ -151,6 +151,8 @@ def tolerance_for(key: str) -> tuple[float, float]:
     file, _, name = key.partition(":")
     if file.endswith("cross_noise.json"):  # a table of PSNRs keyed by setting names
         return TOLERANCE["psnr"]
+    if ".images." in name:  # metrics/natural/<data>.json: per-image PSNRs keyed by file name
+        return TOLERANCE["psnr"]
     leaf = name.rsplit(".", 1)[-1].removeprefix("noisy_").removeprefix("best_val_")
     return TOLERANCE.get(leaf, TOLERANCE["default"])
 
@@ -159,7 +161,9 @@ def not_bit_stable(path: str) -> bool:
     """Outputs of BM3D (the `bm3d` package's compiled library gives run-to-run differences of about 4e-7 per pixel,
     even on one thread), and the plot drawn from them: equal only within NOISY_TOLERANCE, even on one machine.
     Judged by path, not stage: the `evaluate_sweep` stages that write them also write bit-stable outputs."""
-    return path in NOISY_OUTPUTS or path.startswith("metrics/baselines/")
+    return path in NOISY_OUTPUTS or path.startswith(
+        ("metrics/baselines/", "metrics/natural/bm3d/", "data/natural/bm3d/")
+    )
 
 
 def compare(a_root: Path, b_root: Path, exact: bool) -> list[dict[str, str]]:
@@ -200,6 +204,30 @@ def compare(a_root: Path, b_root: Path, exact: bool) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def recorded_run(record: dict, dest: Path) -> Path:
+    """A folder that compare() reads like a run: the dvc.lock outputs and the two metric files of a natural-image
+    run recorded by `tools/natural_tables.py --record` (docs/data/natural.json)."""
+    name = record["data"]
+    (dest / "metrics/natural/bm3d").mkdir(parents=True)
+    (dest / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": record["lock"]}, sort_keys=False))
+    (dest / f"metrics/natural/{name}.json").write_text(json.dumps(record["metrics"]))
+    (dest / f"metrics/natural/bm3d/{name}.json").write_text(json.dumps(record["bm3d"]))
+    return dest
+
+
+def natural_record_mismatch(record: dict, params: dict) -> list[str]:
+    """What of a natural-image record (docs/data/natural.json) was not made with these params' natural: section."""
+    natural, name = params["natural"], record["data"]
+    entries = {**natural["models"], **(natural.get("finetune") or {})}
+    wanted = {m: e for m, e in entries.items() if e["data"] == name}
+    recorded = {
+        m: {k: v for k, v in e.items() if k not in ("md5", "size") and (k != "arch" or "from" not in e)}
+        for m, e in record["models"].items()
+    }
+    lines = [f"natural.{key} differs" for key in ("archs", "train") if record[key] != natural[key]]
+    return lines + ([f"natural.models and natural.finetune of {name} differ"] if recorded != wanted else [])
 
 
 def stale_stages(root: Path) -> list[str]:

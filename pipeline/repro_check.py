@@ -2,17 +2,34 @@
 
     python -m pipeline.repro_check                      # two runs from clean on a small config: identical?
     python -m pipeline.repro_check --against-committed  # does HEAD's code reproduce HEAD's dvc.lock and metrics/?
+    python -m pipeline.repro_check --natural --mirror ../shared/datasets
+        # does configs/natural.yaml, run from clean, reproduce the recorded docs/data/natural.json? (about 90 min)
 
 Prints a table of what matched and what differed; exits 1 on a difference beyond tolerance, or when the committed
 dvc.lock is stale (code or params changed without `dvc repro`).
 """
 
 import argparse
+import json
+import os
 import shutil
 import sys
 from pathlib import Path
 
-from pipeline.repro import SMALL, clear_results, committed_copy, compare, fresh_dir, run, stale_stages, table
+import yaml
+
+from pipeline.repro import (
+    SMALL,
+    clear_results,
+    committed_copy,
+    compare,
+    fresh_dir,
+    natural_record_mismatch,
+    recorded_run,
+    run,
+    stale_stages,
+    table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,6 +53,28 @@ def against_committed(keep: bool) -> int:
         if run("dvc", "status", "-q", cwd=copy, check=False).returncode != 0:
             rows.append({"what": "dvc status after repro", "a": "clean", "b": "not clean", "status": "DIFFERS"})
         return report(rows, "committed", "reproduced")
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def natural(config: str, record_file: str, keep: bool) -> int:
+    """Run a natural-image config from clean in a copy of HEAD; compare with the run recorded in `record_file`."""
+    work = fresh_dir("repro-natural-")
+    try:
+        copy = committed_copy(ROOT, work / "repo")
+        record = json.loads((copy / record_file).read_text())
+        mismatch = natural_record_mismatch(record, yaml.safe_load((copy / config).read_text()))
+        if mismatch:
+            print(f"{record_file} was not recorded with {config}: " + "; ".join(mismatch))
+            print(f"Rerun {config} and record it with tools/natural_tables.py --record.")
+            return 1
+        shutil.copyfile(copy / config, copy / "params.yaml")
+        clear_results(copy)
+        print(f"Reproducing {config} from clean in {copy} ...", flush=True)
+        run("dvc", "repro", f"evaluate_natural@{record['data']}", cwd=copy)
+        reference = recorded_run(record, work / "recorded")
+        return report(compare(reference, copy, exact=False), "recorded", "reproduced")
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -67,8 +106,16 @@ def report(rows: list[dict], a: str, b: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--against-committed", action="store_true", help="reproduce HEAD's committed results")
+    parser.add_argument("--natural", action="store_true", help="reproduce the recorded natural-image run")
+    parser.add_argument("--config", default="configs/natural.yaml", help="with --natural: the params it ran with")
+    parser.add_argument("--record", default="docs/data/natural.json", help="with --natural: the recorded run")
+    parser.add_argument("--mirror", help="with --natural: the data mirror holding its image folders")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies for inspection")
     args = parser.parse_args()
+    if args.mirror:
+        os.environ["DAE_DATA_MIRROR"] = str(Path(args.mirror).resolve())
+    if args.natural:
+        sys.exit(natural(args.config, args.record, args.keep))
     sys.exit(against_committed(args.keep) if args.against_committed else twice(args.keep))
 
 

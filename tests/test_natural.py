@@ -13,7 +13,7 @@ from dae.errors import DaeError
 from dae.images import image_folder, quantise, read_image, to_grey
 from dae.models import build_model, save_model
 from dae.natural import add_test_noise, score, split_names
-from dae.params import ParamError, validate
+from dae.params import ParamError, natural_models, validate
 from dae.patches import sample_patches
 
 BASE = {"hidden": [16], "latent": 8, "activation": "relu", "dropout": 0.0, "bottleneck": "dense", "norm": "none"}
@@ -169,6 +169,31 @@ def test_natural_models_must_name_known_data_and_archs():
     raw["natural"]["models"]["m"]["sigma"] = "loud"
     with pytest.raises(ParamError, match=r"natural.models.m.sigma = 'loud' is not allowed"):
         validate(raw)
+
+
+def test_natural_finetune_entries_must_start_from_a_model_and_name_known_data():
+    raw = yaml.safe_load(committed_text("params.yaml"))
+    raw["natural"]["data"] = {"bsd": {"train": "train400", "test": "set12"}}
+    raw["natural"]["models"] = {"b": {"data": "bsd", "arch": "dncnn", "sigma": "blind"}}
+    raw["natural"]["finetune"] = {"t": {"from": "x", "data": "bsd", "sigma": 25, "epochs": 2}}
+    with pytest.raises(ParamError, match=r"natural.finetune.t.from = 'x' is not allowed; expected one of: b"):
+        validate(raw)
+    raw["natural"]["finetune"]["t"] |= {"from": "b", "data": "own"}
+    with pytest.raises(ParamError, match=r"natural.finetune.t.data = 'own' is not allowed; expected one of: bsd"):
+        validate(raw)
+    raw["natural"]["finetune"] = {"b": {"from": "b", "data": "bsd", "sigma": 25, "epochs": 2}}
+    with pytest.raises(ParamError, match=r"natural.finetune.b is also a natural.models entry"):
+        validate(raw)
+    raw["natural"]["finetune"] = {"t": {"from": "b", "data": "bsd", "sigma": 25, "epochs": 2, "lr": 0.001}}
+    assert natural_models(validate(raw)["natural"])["t"] == {
+        "from": "b",
+        "data": "bsd",
+        "sigma": 25.0,
+        "epochs": 2,
+        "lr": 0.001,
+        "loss": None,
+        "arch": "dncnn",
+    }
 
 
 def test_the_shipped_blind_model_is_the_recorded_runs_and_denoises():

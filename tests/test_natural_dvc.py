@@ -1,6 +1,8 @@
 """The natural-image stages through the real `dvc` CLI, on a tiny folder of images the test writes."""
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,12 @@ from PIL import Image
 
 from dae import load_model
 from dae.models import model_extra
+from pipeline.repro import compare, natural_record_mismatch, recorded_run
 
-pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+# One group: both tests share the module's run (under xdist, on one worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("natural_dvc")]
 ARCH = {"hidden": [16], "latent": 8, "activation": "relu", "dropout": 0.0, "bottleneck": "dense", "norm": "none"}
 NATURAL = {
     "data": {"tiny": {"train": "photos/train", "test": "photos/test"}},
@@ -44,14 +50,20 @@ def smooth_images(folder: Path, count: int, shape: tuple[int, int], seed: int) -
         image.crop((0, 0, shape[1], shape[0])).save(folder / f"{i:02d}.png")
 
 
-def test_natural_stages_train_evaluate_and_compare_with_bm3d(tmp_path: Path):
-    project = make_project(tmp_path / "project")
+@pytest.fixture(scope="module")
+def natural_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A small project with a tiny folder pair and NATURAL's models, after `dvc repro evaluate_natural@tiny`."""
+    project = make_project(tmp_path_factory.mktemp("natural") / "project")
     smooth_images(project / "photos/train", 8, (40, 40), seed=0)
     smooth_images(project / "photos/test", 2, (36, 44), seed=1)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["natural"] = {**params["natural"], **NATURAL}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = sh("dvc", "repro", "evaluate_natural@tiny", cwd=project).stdout
+    return project, sh("dvc", "repro", "evaluate_natural@tiny", cwd=project).stdout
+
+
+def test_natural_stages_train_evaluate_and_compare_with_bm3d(natural_run: tuple[Path, str]):
+    project, out = natural_run
     ran = [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")]
     assert {"natural_data@tiny", "bm3d_natural@tiny", "train_natural@dn-25", "train_natural@un-blind"} <= set(ran)
     assert ran.index("finetune_natural@un-25") > ran.index("train_natural@un-blind")
@@ -68,3 +80,37 @@ def test_natural_stages_train_evaluate_and_compare_with_bm3d(tmp_path: Path):
     blind = project / "data/models/natural/un-blind.safetensors"
     assert load_model(blind).stride == 2 and model_extra(blind)["sigma"] == "blind"
     assert sh("dvc", "status", "-q", "evaluate_natural@tiny", cwd=project, check=False).returncode == 0
+
+
+def test_repro_check_reproduces_a_recorded_natural_run_and_flags_a_changed_number(natural_run: tuple[Path, str]):
+    project, _ = natural_run
+    record = project / "docs/data/natural.json"
+    record.parent.mkdir(parents=True)
+    sh(
+        sys.executable,
+        str(ROOT / "tools/natural_tables.py"),
+        str(project),
+        "tiny",
+        "--record",
+        "--out",
+        str(record),
+        cwd=ROOT,
+    )
+    (project / "configs").mkdir()
+    shutil.copyfile(project / "params.yaml", project / "configs/tiny.yaml")
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "recorded tiny natural run", cwd=project)
+    check = [sys.executable, "-m", "pipeline.repro_check", "--natural", "--config", "configs/tiny.yaml"]
+    proc = sh(*check, cwd=project)
+    assert "0 differ (recorded vs reproduced)" in proc.stdout, proc.stdout
+    assert "data/models/natural/un-25.safetensors" in proc.stdout and "metrics/natural/tiny.json:" in proc.stdout
+    # The same comparison against a record whose U-Net scored 1 dB more, and one recorded with other params.
+    recorded = json.loads(record.read_text())
+    recorded["metrics"]["table"]["un-25"]["25"]["psnr"] += 1.0
+    rows = compare(recorded_run(recorded, project.parent / "edited"), project, exact=False)
+    assert [r["what"] for r in rows if r["status"].startswith("DIFFERS")] == [
+        "metrics/natural/tiny.json:table.un-25.25.psnr"
+    ]
+    params = yaml.safe_load((project / "configs/tiny.yaml").read_text())
+    params["natural"]["finetune"]["un-25"]["epochs"] = 3
+    assert natural_record_mismatch(recorded, params) == ["natural.models and natural.finetune of tiny differ"]

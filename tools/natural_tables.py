@@ -35,17 +35,42 @@ def record(run: Path, name: str) -> dict:
     lock = yaml.safe_load((run / "dvc.lock").read_text())["stages"]
     params = yaml.safe_load((run / "params.yaml").read_text())["natural"]
     models = {}
-    for model, entry in params["models"].items():
+    tuned = {m: {**e, "arch": params["models"][e["from"]]["arch"]} for m, e in params.get("finetune", {}).items()}
+    for model, entry in [*params["models"].items(), *tuned.items()]:
         if entry["data"] == name:
-            out = lock[f"train_natural@{model}"]["outs"][0]
+            out = lock[f"{'finetune' if model in tuned else 'train'}_natural@{model}"]["outs"][0]
             models[model] = {**entry, "md5": out["md5"], "size": out["size"]}
     metrics = json.loads((run / f"metrics/natural/{name}.json").read_text())
-    return {"data": name, "metrics": metrics, "models": models, "archs": params["archs"], "train": params["train"]}
+    # The whole run as `python -m pipeline.repro_check --natural` compares it: every output's hash, both metric files.
+    outs = {
+        stage: {"outs": [{k: o[k] for k in ("path", "md5")} for o in body.get("outs", [])]}
+        for stage, body in lock.items()
+    }
+    bm3d = json.loads((run / f"metrics/natural/bm3d/{name}.json").read_text())
+    return {
+        "data": name,
+        "metrics": metrics,
+        "models": models,
+        "archs": params["archs"],
+        "train": params["train"],
+        "lock": outs,
+        "bm3d": bm3d,
+    }
 
 
 def _cell(table: dict, method: str, tag: str, key: str, digits: int) -> str:
     entry = table.get(method, {}).get(tag)
     return "–" if entry is None else f"{entry[key]:.{digits}f}"
+
+
+def _note(run: dict, method: str) -> str:
+    """How a model was trained: its arch and epochs, and for a fine-tuned one the model it started from."""
+    entry = run["models"].get(method)
+    if entry is None:
+        return "this project"
+    if entry.get("from"):
+        return f"{entry['arch']}, `{entry['from']}` + {entry['epochs']} epochs at σ {entry['sigma']:g}"
+    return f"{entry['arch']}, {entry['epochs']} epochs"
 
 
 def tables(run: dict) -> str:
@@ -60,9 +85,7 @@ def tables(run: dict) -> str:
         for t in sigmas:
             cell = _cell(table, method, t, "psnr", 2)
             cells.append(f"**{cell}**" if best.get(t) == method else cell)
-        epochs = run["models"].get(method, {}).get("epochs")
-        note = f"{run['models'][method]['arch']}, {epochs} epochs" if method in run["models"] else "this project"
-        out.append(f"| {labels.get(method, f'`{method}`')} | " + " | ".join(cells) + f" | {note} |")
+        out.append(f"| {labels.get(method, f'`{method}`')} | " + " | ".join(cells) + f" | {_note(run, method)} |")
     for label, values, source in PUBLISHED:
         if [f"{v:g}" for v in (15, 25, 50)] == sigmas:
             out.append(f"| {label}, published | " + " | ".join(f"{v:.2f}" for v in values) + f" | {source} |")
@@ -81,9 +104,10 @@ def main() -> None:
     group.add_argument("--record", action="store_true", help="write docs/data/natural.json from a run's folder")
     group.add_argument("--write", action="store_true", help="replace the tables in docs/natural.md")
     group.add_argument("--check", action="store_true", help="exit 1 if docs/natural.md's tables are not these")
+    parser.add_argument("--out", default=str(ROOT / "docs/data/natural.json"), help="with --record: the JSON to write")
     args = parser.parse_args()
     if args.record:
-        out = ROOT / "docs/data/natural.json"
+        out = Path(args.out)
         out.write_text(json.dumps(record(Path(args.source), args.name), indent=2, sort_keys=True) + "\n")
         return
     text = tables(json.loads(Path(args.source).read_text()))

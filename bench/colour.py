@@ -1,5 +1,5 @@
-"""python -m bench.colour [--epochs N] [--patches N] [--luma-chroma | --shipped]: a grey model run per channel against a colour model, both
-trained on the same colour patches, on colour photos that no choice here was made on.
+"""python -m bench.colour [--epochs N] [--patches N] [--luma-chroma | --shipped]: a grey model run per channel
+against a colour model, both trained on the same colour patches, on colour photos that no choice here was made on.
 
 `dae-denoise` denoises a colour photo one channel at a time with a grey model. This measures what that costs against
 a colour model (3 channels in and out) of the same architecture (`configs/natural.yaml`'s U-Net) and training

@@ -211,9 +211,15 @@ def recorded_run(record: dict, dest: Path) -> Path:
     run recorded by `tools/natural_tables.py --record` (docs/data/natural.json)."""
     name = record["data"]
     (dest / "metrics/natural/bm3d").mkdir(parents=True)
-    (dest / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": record["lock"]}, sort_keys=False))
+    # A record of before 2026-11-29 holds only the models' hashes and the table (BM3D's scores are in it).
+    models = {f"train_natural@{m}": {"outs": [{"path": f"data/models/natural/{m}.safetensors", "md5": e["md5"]}]}
+              for m, e in record["models"].items()}  # fmt: skip
+    evaluate = {f"evaluate_natural@{name}": {"outs": [{"path": f"metrics/natural/{name}.json"}]}}
+    lock = record.get("lock", models | evaluate)
+    (dest / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": lock}, sort_keys=False))
     (dest / f"metrics/natural/{name}.json").write_text(json.dumps(record["metrics"]))
-    (dest / f"metrics/natural/bm3d/{name}.json").write_text(json.dumps(record["bm3d"]))
+    if "bm3d" in record:
+        (dest / f"metrics/natural/bm3d/{name}.json").write_text(json.dumps(record["bm3d"]))
     return dest
 
 

@@ -73,8 +73,11 @@ def natural(config: str, record_file: str, keep: bool) -> int:
         clear_results(copy)
         print(f"Reproducing {config} from clean in {copy} ...", flush=True)
         run("dvc", "repro", f"evaluate_natural@{record['data']}", cwd=copy)
-        reference = recorded_run(record, work / "recorded")
-        return report(compare(reference, copy, exact=False), "recorded", "reproduced")
+        rows = compare(recorded_run(record, work / "recorded"), copy, exact=False)
+        if "lock" not in record:
+            print(f"{record_file} holds only the models' hashes and the table: the rest is not compared.")
+            rows = [r for r in rows if r["a"] != "missing"]
+        return report(rows, "recorded", "reproduced")
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)

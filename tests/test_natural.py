@@ -224,3 +224,18 @@ def test_the_natural_tables_are_the_recorded_run():
     cmd = [sys.executable, "tools/natural_tables.py", "docs/data/natural.json", "--check"]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "record"), [("natural.yaml", "natural.json"), ("natural-fp32.yaml", "natural-fp32.json")]
+)
+def test_each_natural_config_is_valid_and_is_what_its_record_ran(config: str, record: str):
+    import json
+    from pathlib import Path
+
+    from pipeline.repro import natural_record_mismatch
+
+    root = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((root / "configs" / config).read_text())
+    validate(params)
+    assert natural_record_mismatch(json.loads((root / "docs/data" / record).read_text()), params) == []

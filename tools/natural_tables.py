@@ -42,10 +42,10 @@ def record(run: Path, name: str) -> dict:
             models[model] = {**entry, "md5": out["md5"], "size": out["size"]}
     metrics = json.loads((run / f"metrics/natural/{name}.json").read_text())
     # The whole run as `python -m pipeline.repro_check --natural` compares it: every output's hash, both metric files.
-    outs = {
-        stage: {"outs": [{k: o[k] for k in ("path", "md5")} for o in body.get("outs", [])]}
-        for stage, body in lock.items()
-    }
+    # Only this run's stages: a workspace's dvc.lock also holds the default pipeline's.
+    mine = {f"{'finetune' if m in tuned else 'train'}_natural@{m}" for m in models} | {"check_params"}
+    mine |= {f"{stage}@{name}" for stage in ("natural_data", "bm3d_natural", "evaluate_natural")}
+    outs = {s: {"outs": [{k: o[k] for k in ("path", "md5")} for o in lock[s].get("outs", [])]} for s in sorted(mine)}
     bm3d = json.loads((run / f"metrics/natural/bm3d/{name}.json").read_text())
     return {
         "data": name,
@@ -70,7 +70,7 @@ def _note(run: dict, method: str) -> str:
         return "this project"
     if entry.get("from"):
         return f"{entry['arch']}, `{entry['from']}` + {entry['epochs']} epochs at σ {entry['sigma']:g}"
-    return f"{entry['arch']}, {entry['epochs']} epochs"
+    return f"{entry['arch']}, {entry['epochs']} epoch{'s' if entry['epochs'] != 1 else ''}"
 
 
 def tables(run: dict) -> str:

@@ -228,10 +228,7 @@ def natural_record_mismatch(record: dict, params: dict) -> list[str]:
     natural, name = params["natural"], record["data"]
     entries = {**natural["models"], **(natural.get("finetune") or {})}
     wanted = {m: e for m, e in entries.items() if e["data"] == name}
-    recorded = {
-        m: {k: v for k, v in e.items() if k not in ("md5", "size") and (k != "arch" or "from" not in e)}
-        for m, e in record["models"].items()
-    }
+    recorded = {m: {k: v for k, v in e.items() if k not in ("md5", "size")} for m, e in record["models"].items()}
     lines = [f"natural.{key} differs" for key in ("archs", "train") if record[key] != natural[key]]
     return lines + ([f"natural.models and natural.finetune of {name} differ"] if recorded != wanted else [])
 

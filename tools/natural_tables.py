@@ -34,16 +34,19 @@ def record(run: Path, name: str) -> dict:
     """What the docs and the shipped-model test need from a run: its metrics, params and model hashes."""
     lock = yaml.safe_load((run / "dvc.lock").read_text())["stages"]
     params = yaml.safe_load((run / "params.yaml").read_text())["natural"]
+    entries = {**params["models"], **(params.get("finetune") or {})}
+    # A fine-tuned model (it names its `from` model) has a stage of its own.
+    stages = {
+        m: f"{'finetune' if 'from' in e else 'train'}_natural@{m}" for m, e in entries.items() if e["data"] == name
+    }
     models = {}
-    tuned = {m: {**e, "arch": params["models"][e["from"]]["arch"]} for m, e in params.get("finetune", {}).items()}
-    for model, entry in [*params["models"].items(), *tuned.items()]:
-        if entry["data"] == name:
-            out = lock[f"{'finetune' if model in tuned else 'train'}_natural@{model}"]["outs"][0]
-            models[model] = {**entry, "md5": out["md5"], "size": out["size"]}
+    for model, stage in stages.items():
+        out = lock[stage]["outs"][0]
+        models[model] = {**entries[model], "md5": out["md5"], "size": out["size"]}
     metrics = json.loads((run / f"metrics/natural/{name}.json").read_text())
     # The whole run as `python -m pipeline.repro_check --natural` compares it: every output's hash, both metric files.
     # Only this run's stages: a workspace's dvc.lock also holds the default pipeline's.
-    mine = {f"{'finetune' if m in tuned else 'train'}_natural@{m}" for m in models} | {"check_params"}
+    mine = {*stages.values(), "check_params"}
     mine |= {f"{stage}@{name}" for stage in ("natural_data", "bm3d_natural", "evaluate_natural")}
     outs = {s: {"outs": [{k: o[k] for k in ("path", "md5")} for o in lock[s].get("outs", [])]} for s in sorted(mine)}
     bm3d = json.loads((run / f"metrics/natural/bm3d/{name}.json").read_text())
@@ -68,8 +71,9 @@ def _note(run: dict, method: str) -> str:
     entry = run["models"].get(method)
     if entry is None:
         return "this project"
-    if entry.get("from"):
-        return f"{entry['arch']}, `{entry['from']}` + {entry['epochs']} epochs at σ {entry['sigma']:g}"
+    if entry.get("from"):  # its arch is its `from` model's
+        arch = run["models"][entry["from"]]["arch"]
+        return f"{arch}, `{entry['from']}` + {entry['epochs']} epochs at σ {entry['sigma']:g}"
     return f"{entry['arch']}, {entry['epochs']} epoch{'s' if entry['epochs'] != 1 else ''}"
 
 

@@ -216,6 +216,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "norm": choice("none", "batch"),
         "blocks": integer(0, 16),
         "output": choice("sigmoid", "linear"),
+        "noise_map": choice("none", "estimate"),
     },
     "train": {
         "epochs": integer(1),
@@ -343,12 +344,12 @@ SCHEMA["natural"] = {
         ),
     ),
     "finetune": _named(
-        "{from, data, sigma, epochs, and optionally lr and loss (natural.train's otherwise)}",
+        "{from, data, sigma, epochs, and optionally lr and loss (natural.train's otherwise) and arch (from's)}",
         lambda k, v: _fields(
             k,
             v,
             {"from": text, "data": text, "sigma": _model_sigma, "epochs": integer(1)},
-            {"lr": number(0, lo_open=True), "loss": choice(*LOSSES)},
+            {"lr": number(0, lo_open=True), "loss": choice(*LOSSES), "arch": text},
         ),
     ),
     "train": overrides("train"),
@@ -375,11 +376,12 @@ def _check_natural(natural: dict[str, Any]) -> None:
                 f"params: natural.finetune.{name}.from = {entry['from']!r} is not allowed; "
                 f"expected one of: {', '.join(natural['models']) or '(none defined)'}"
             )
-        if entry["data"] not in natural["data"]:
-            raise ParamError(
-                f"params: natural.finetune.{name}.data = {entry['data']!r} is not allowed; "
-                f"expected one of: {', '.join(natural['data'])}"
-            )
+        for key, known in (("data", natural["data"]), ("arch", natural["archs"])):
+            if entry[key] is not None and entry[key] not in known:
+                raise ParamError(
+                    f"params: natural.finetune.{name}.{key} = {entry[key]!r} is not allowed; "
+                    f"expected one of: {', '.join(known)}"
+                )
 
 
 def on_device(train: dict[str, Any], device_type: str) -> dict[str, Any]:
@@ -394,10 +396,11 @@ def natural_train(params: dict[str, Any]) -> dict[str, Any]:
 
 def natural_models(natural: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every natural-image model, trained (`natural.models`) or fine-tuned (`natural.finetune`, which takes its arch
-    from its `from` model), as {name: {data, arch, sigma, epochs, loss, lr, from}} (None: not set)."""
+    from its `from` model unless it names one), as {name: {data, arch, sigma, epochs, loss, lr, from}} (None: not
+    set)."""
     out = {name: {**entry, "lr": None, "from": None} for name, entry in natural["models"].items()}
     for name, entry in natural["finetune"].items():
-        out[name] = {**entry, "arch": natural["models"][entry["from"]]["arch"]}
+        out[name] = {**entry, "arch": entry["arch"] or natural["models"][entry["from"]]["arch"]}
     return out
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from dae.errors import DaeError
-from dae.models import build_model, load_model
+from dae.models import build_model, load_model, start_from
 from dae.params import on_device
 from dae.resources import data_bytes, knob_to_lower, require, training_bytes, weight_bytes
 from dae.training import fit, seed_everything
@@ -49,9 +49,9 @@ def fit_within_memory(
     shape = tuple(train[1].shape[1:])
     model = build_within_memory({"model": model_p, "train": train_p}, shape, len(train[1]), len(val[1]), device)
     if init is not None:
-        start = load_model(init)
-        if start.config["arch"] != model_p["arch"] or start.state_dict().keys() != model.state_dict().keys():
-            raise DaeError(f"{init}: a {start.config['arch']} model of other layers; cannot fine-tune it as this one")
-        model.load_state_dict(start.state_dict())
+        try:
+            start_from(model, load_model(init))
+        except DaeError as exc:
+            raise DaeError(f"{init}: {exc}") from None
     model, history = fit(model, train, val, train_p, device, redraw=redraw)
     return model, min(history, key=lambda h: h["val_loss"])

@@ -184,6 +184,11 @@ def test_natural_finetune_entries_must_start_from_a_model_and_name_known_data():
     raw["natural"]["finetune"] = {"b": {"from": "b", "data": "bsd", "sigma": 25, "epochs": 2}}
     with pytest.raises(ParamError, match=r"natural.finetune.b is also a natural.models entry"):
         validate(raw)
+    raw["natural"]["finetune"] = {"t": {"from": "b", "data": "bsd", "sigma": 25, "epochs": 2, "arch": "dncnn-nm"}}
+    with pytest.raises(ParamError, match=r"natural.finetune.t.arch = 'dncnn-nm' is not allowed; expected one of: "):
+        validate(raw)
+    raw["natural"]["archs"]["dncnn-nm"] = {**raw["natural"]["archs"]["dncnn"], "noise_map": "estimate"}
+    assert natural_models(validate(raw)["natural"])["t"]["arch"] == "dncnn-nm"  # grows b's input (tests/test_noise_map)
     raw["natural"]["finetune"] = {"t": {"from": "b", "data": "bsd", "sigma": 25, "epochs": 2, "lr": 0.001}}
     assert natural_models(validate(raw)["natural"])["t"] == {
         "from": "b",

@@ -71,9 +71,10 @@ def _note(run: dict, method: str) -> str:
     entry = run["models"].get(method)
     if entry is None:
         return "this project"
-    if entry.get("from"):  # its arch is its `from` model's
-        arch = run["models"][entry["from"]]["arch"]
-        return f"{arch}, `{entry['from']}` + {entry['epochs']} epochs at σ {entry['sigma']:g}"
+    if entry.get("from"):  # its arch is its `from` model's unless it names one
+        arch = entry.get("arch") or run["models"][entry["from"]]["arch"]
+        sigma = "all σ (blind)" if entry["sigma"] == "blind" else f"σ {entry['sigma']:g}"
+        return f"{arch}, `{entry['from']}` + {entry['epochs']} epochs at {sigma}"
     return f"{entry['arch']}, {entry['epochs']} epoch{'s' if entry['epochs'] != 1 else ''}"
 
 

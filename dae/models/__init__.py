@@ -33,6 +33,7 @@ __all__ = [
     "load_model",
     "model_extra",
     "save_model",
+    "start_from",
     "weights_digest",
 ]
 
@@ -61,6 +62,9 @@ class DenoisingAutoencoder(nn.Module):
         # optional key existed is saved again with the same header.
         self.config = spec.to_dict() if isinstance(config, ModelConfig) else dict(config)
         encoder, decoder = _architecture(spec.arch)
+        if spec.noise_map != "none" and not encoder.takes_noise_map:
+            takers = ", ".join(a for a, (e, _) in ARCHITECTURES.items() if e.takes_noise_map)
+            raise DaeError(f"model: noise_map = {spec.noise_map!r} needs arch {takers}; set model.noise_map: none")
         self.encoder = encoder(spec)
         self.decoder = decoder(spec)
         self.decoder.output = spec.output
@@ -96,6 +100,26 @@ def build_model(model_params: dict[str, Any], shape: tuple[int, int, int]) -> De
     config = ModelConfig.from_params(model_params, shape)
     _architecture(config.arch)[0].check(config)
     return DenoisingAutoencoder(config)
+
+
+def start_from(model: DenoisingAutoencoder, start: DenoisingAutoencoder) -> None:
+    """Give `model` the weights of `start` (fine-tuning): the same arch and layers, where a layer of `model` may take
+    more input channels (`noise_map: estimate` added): it gets `start`'s weights on the channels they share and zeros
+    on the new ones, so `model` starts out computing exactly what `start` does. DaeError otherwise."""
+    ours, theirs = model.state_dict(), start.state_dict()
+    if start.config["arch"] != model.config["arch"] or ours.keys() != theirs.keys():
+        arch = start.config["arch"]
+        raise DaeError(f"a {arch} model of other layers; cannot fine-tune it as this {model.config['arch']}")
+    weights = {}
+    for name, old in theirs.items():
+        new = ours[name]
+        wider = old.dim() == 4 and old.shape[0] == new.shape[0] and old.shape[2:] == new.shape[2:]
+        if old.shape != new.shape and not (wider and old.shape[1] < new.shape[1]):
+            raise DaeError(f"layer {name} is {tuple(old.shape)} there and {tuple(new.shape)} here; cannot fine-tune")
+        weights[name] = (
+            old if old.shape == new.shape else torch.cat([old, old.new_zeros(new.shape)[:, old.shape[1] :]], 1)
+        )
+    model.load_state_dict(weights)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> DenoisingAutoencoder:

@@ -27,6 +27,10 @@ class Encoder(nn.Module):
         super().__init__()
         self.net = nn.Sequential(*layers)
 
+    # Whether the architecture can take `model.noise_map: estimate` (a fully convolutional one whose first layer
+    # sees the image).
+    takes_noise_map = False
+
     @classmethod
     def check(cls, config: ModelConfig) -> None:
         """Raise a DaeError naming the param to change when `config` is no sensible model of this architecture.

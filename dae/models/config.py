@@ -22,6 +22,7 @@ class ModelConfig:
     norm: str = "none"
     blocks: int = 0
     output: str = "sigmoid"
+    noise_map: str = "none"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
@@ -34,10 +35,15 @@ class ModelConfig:
         return cls.from_dict({**model_params, "shape": list(shape)})
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able: tuples as lists, values as given (the header holds exactly what the params said)."""
+        """JSON-able: tuples as lists, values as given (the header holds exactly what the params said).
+
+        A field of WRITTEN_WHEN_SET at its default is left out, so models that do not use it keep the bytes they had
+        before it existed."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {k: v for k, v in values.items() if not (k in WRITTEN_WHEN_SET and v == OPTIONAL[k])}
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
 # The optional fields and the value a file without them implies (the header check fills them in).
 OPTIONAL = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING}
+WRITTEN_WHEN_SET = {"noise_map"}

@@ -12,20 +12,25 @@ from torch import nn
 from dae.errors import DaeError
 from dae.models.base import ACTIVATIONS, Decoder, Encoder
 from dae.models.config import ModelConfig
+from dae.models.noise_map import with_noise_map
 
 
 class DnCNNEncoder(Encoder):
     """Convolution + activation to channels[0], then `blocks` convolutions (+ BatchNorm) + activation. Returns the
-    input and the features (the decoder subtracts the predicted noise from the input)."""
+    input and the features (the decoder subtracts the predicted noise from the input). With `noise_map: estimate`
+    the first convolution also sees the input's estimated noise level (dae.models.noise_map)."""
 
     def __init__(self, config: ModelConfig):
         act, width, norm = ACTIVATIONS[config.activation], config.channels[0], config.norm
-        layers: list[nn.Module] = [nn.Conv2d(config.shape[0], width, 3, padding=1), act()]
+        self.noise_map = config.noise_map == "estimate"
+        layers: list[nn.Module] = [nn.Conv2d(config.shape[0] * (1 + self.noise_map), width, 3, padding=1), act()]
         for _ in range(config.blocks):
             layers.append(nn.Conv2d(width, width, 3, padding=1, bias=norm == "none"))
             layers += [nn.BatchNorm2d(width)] if norm == "batch" else []
             layers.append(act())
         super().__init__(layers)
+
+    takes_noise_map = True
 
     @classmethod
     def check(cls, config: ModelConfig) -> None:
@@ -39,7 +44,7 @@ class DnCNNEncoder(Encoder):
         return 1
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [x, self.net(x)]
+        return [x, self.net(with_noise_map(x) if self.noise_map else x)]
 
 
 class DnCNNDecoder(Decoder):

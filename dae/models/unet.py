@@ -13,6 +13,7 @@ from torch import nn
 from dae.errors import DaeError
 from dae.models.base import ACTIVATIONS, Decoder, Encoder
 from dae.models.config import ModelConfig
+from dae.models.noise_map import with_noise_map
 
 
 def _convs(c_in: int, c_out: int, count: int, act: type[nn.Module], norm: str, stride: int = 1) -> nn.Sequential:
@@ -26,14 +27,18 @@ def _convs(c_in: int, c_out: int, count: int, act: type[nn.Module], norm: str, s
 
 class UNetEncoder(Encoder):
     """A full-resolution convolution to channels[0], then per further entry a stride-2 convolution and `blocks`
-    stride-1 ones. Returns the input and every level's features (the decoder's skips)."""
+    stride-1 ones. Returns the input and every level's features (the decoder's skips). With `noise_map: estimate`
+    the first convolution also sees the input's estimated noise level (dae.models.noise_map)."""
 
     def __init__(self, config: ModelConfig):
         act, ch, c = ACTIVATIONS[config.activation], config.channels, config.shape[0]
-        levels = [_convs(c, ch[0], 1 + config.blocks, act, config.norm)]
+        self.noise_map = config.noise_map == "estimate"
+        levels = [_convs(c * (1 + self.noise_map), ch[0], 1 + config.blocks, act, config.norm)]
         for a, b in zip(ch[:-1], ch[1:], strict=True):
             levels.append(_convs(a, b, 1 + config.blocks, act, config.norm, stride=2))
         super().__init__(levels)
+
+    takes_noise_map = True
 
     @classmethod
     def check(cls, config: ModelConfig) -> None:
@@ -47,8 +52,8 @@ class UNetEncoder(Encoder):
         return 2 ** (len(config.channels) - 1)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = [x]
-        for level in self.net:
+        features = [x, self.net[0](with_noise_map(x) if self.noise_map else x)]
+        for level in self.net[1:]:
             features.append(level(features[-1]))
         return features
 

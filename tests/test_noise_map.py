@@ -77,4 +77,3 @@ def test_fine_tuning_refuses_a_model_of_other_layers():
     # Narrowing is not growing: a model with the map cannot start a model without it.
     with pytest.raises(DaeError, match=r"cannot fine-tune"):
         start_from(plain, build_model({**UNET, "noise_map": "estimate"}, (1, 32, 32)))
-

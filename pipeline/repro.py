@@ -223,13 +223,19 @@ def recorded_run(record: dict, dest: Path) -> Path:
     return dest
 
 
+# model: keys added after a record was written, at the value that means what the record's models did.
+ADDED_MODEL_KEYS = {"noise_map": "none"}
+
+
 def natural_record_mismatch(record: dict, params: dict) -> list[str]:
     """What of a natural-image record (docs/data/natural.json) was not made with these params' natural: section."""
     natural, name = params["natural"], record["data"]
     entries = {**natural["models"], **(natural.get("finetune") or {})}
     wanted = {m: e for m, e in entries.items() if e["data"] == name}
     recorded = {m: {k: v for k, v in e.items() if k not in ("md5", "size")} for m, e in record["models"].items()}
-    lines = [f"natural.{key} differs" for key in ("archs", "train") if record[key] != natural[key]]
+    archs = {a: {**ADDED_MODEL_KEYS, **spec} for a, spec in record["archs"].items()}
+    old = {"archs": archs, "train": record["train"]}
+    lines = [f"natural.{key} differs" for key in ("archs", "train") if old[key] != natural[key]]
     return lines + ([f"natural.models and natural.finetune of {name} differ"] if recorded != wanted else [])
 
 

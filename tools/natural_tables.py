@@ -5,6 +5,8 @@
     python tools/natural_tables.py docs/data/natural.json --write    # refresh docs/natural.md between its markers
     python tools/natural_tables.py docs/data/natural.json --check    # exit 1 if docs/natural.md is out of date
 
+docs/natural.md holds one block per record, each opened by a marker naming its JSON.
+
 Every number of ours comes from the JSON the `evaluate_natural` stage wrote; the published rows carry their source.
 """
 
@@ -20,7 +22,7 @@ from _markers import replace_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "natural.md"
-BEGIN, END = "<!-- tables: python tools/natural_tables.py", "<!-- end of tables -->"
+BEGIN, END = "<!-- tables: python tools/natural_tables.py {source} ", "<!-- end of tables -->"
 # Published Set12 averages (PSNR dB at sigma 15 / 25 / 50), as each paper's Set12 table prints them.
 PUBLISHED = [
     ("BM3D", [32.37, 29.97, 26.72], "Zhang et al., DnCNN, TIP 2017, Set12 table"),
@@ -119,10 +121,12 @@ def main() -> None:
     if not (args.write or args.check):
         print(text, end="")
         return
-    doc = DOC.read_text()
-    new = replace_tables(doc, BEGIN, END, text)
+    doc, begin = DOC.read_text(), BEGIN.format(source=args.source)
+    if begin not in doc:
+        sys.exit(f"docs/natural.md: no tables block for {args.source} (a line starting {begin.strip()!r})")
+    new = replace_tables(doc, begin, END, text)
     if args.check and new != doc:
-        sys.exit("docs/natural.md: tables out of date; run tools/natural_tables.py docs/data/natural.json --write")
+        sys.exit(f"docs/natural.md: tables out of date; run tools/natural_tables.py {args.source} --write")
     if args.write:
         DOC.write_text(new)
 

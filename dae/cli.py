@@ -72,8 +72,8 @@ def parser() -> argparse.ArgumentParser:
         type=_sigma,
         metavar="S|auto",
         help="noise std on the 0-255 scale, for models that take a noise level (the project's models are blind "
-        "and ignore it); 'auto' estimates it per file (scikit-image's estimate_sigma), prints it, and warns when it "
-        "lies outside what the model was trained on",
+        "and ignore it; the shipped one estimates the level itself); 'auto' estimates it per file (scikit-image's "
+        "estimate_sigma), prints it, and warns when it lies outside what the model was trained on",
     )
     p.add_argument("--tile", type=_tile, default=512, metavar="N", help="tile side in pixels (default 512)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: refuse)")

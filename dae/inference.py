@@ -85,7 +85,8 @@ def denoise_image(
     A grey model on colour input denoises each colour channel on its own; a colour model needs the same number of
     channels. An alpha channel (grey+alpha, RGBA) is passed through untouched. Fully convolutional models run on
     tiles of `tile` pixels a side (overlapping by `overlap`) above that size, so memory stays bounded. `sigma` (on
-    the 0-255 scale) is for models that take a noise level; this project's models are blind to it and ignore it.
+    the 0-255 scale) is for models that take a noise level; this project's models are blind to it and ignore it
+    (one with `noise_map: estimate` estimates the level from each tile itself).
     """
     del sigma  # accepted so that callers need not know which models take a noise level
     if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:

@@ -29,6 +29,13 @@ def test_the_estimate_reads_gaussian_noise_of_each_image_and_channel(sigma):
     assert got[:, 2].max() < 0.1  # the filter is blind to the ramps, and the blob barely moves it
 
 
+def test_the_estimate_is_float32_under_bf16_autocast():
+    x = smooth_image() + 25 / 255 * torch.randn(1, 1, 96, 96, generator=torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = estimate_sigma(x)
+    assert mixed.dtype == torch.float32 and torch.equal(mixed, estimate_sigma(x))
+
+
 def test_the_map_is_one_more_constant_channel_per_channel_in_the_inputs_layout():
     x = torch.rand(2, 3, 16, 16).contiguous(memory_format=torch.channels_last)
     out = with_noise_map(x)

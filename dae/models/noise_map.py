@@ -22,8 +22,11 @@ def estimate_sigma(x: torch.Tensor) -> torch.Tensor:
     """(N, C, 1, 1): the gaussian noise std of each image's each channel of `x` (N, C, H, W), on x's scale."""
     n, c, h, w = x.shape
     planes = x.detach().float().reshape(n * c, 1, h, w)
-    response = F.conv2d(planes, _KERNEL.to(x.device).view(1, 1, 3, 3))
-    spread = response.abs().flatten(1).median(dim=1).values
+    with torch.autocast(x.device.type, enabled=False):  # in float32 under bf16 or fp16 training too
+        response = F.conv2d(planes, _KERNEL.to(x.device).view(1, 1, 3, 3)).abs().flatten(1)
+    # The lower median, as torch.median gives it, through a sort: torch.median with a dim has no deterministic CUDA
+    # kernel, and training runs with torch.use_deterministic_algorithms.
+    spread = response.sort(dim=1).values[:, (response.shape[1] - 1) // 2]
     return (spread / (6 * _MAD_TO_STD)).view(n, c, 1, 1)
 
 

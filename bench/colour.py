@@ -15,9 +15,9 @@ them. Images: the colour photos bundled with scikit-image, scikit-learn and Matp
 Noise: unclipped gaussian, the field's protocol, one fixed draw per (image, sigma); PSNR with peak 255 over all
 three channels of the output clamped and rounded to 8 bit. Writes bench/results-colour.json.
 
-`--luma-chroma` instead runs the shipped model per R, G, B channel and on a luminance/chroma split of the train and
-val photos (not the test ones) and prints both. `--shipped` only scores the shipped model on the test photos
-(seconds, no training; writes nothing).
+`--luma-chroma` instead runs the shipped model per R, G, B channel and on a luminance/chroma split
+(`dae.denoise_image(..., colour="luma_chroma")`) of the train and val photos (not the test ones) and prints both.
+`--shipped` only scores the shipped model on the test photos, both ways (seconds, no training; writes nothing).
 """
 
 from __future__ import annotations
@@ -112,27 +112,26 @@ def score(methods: dict) -> dict:
     return table
 
 
-# An orthogonal luminance / two-chroma transform, each row scaled and offset into [0, 1] (the grey model's range);
-# noise that is independent across R, G, B stays independent across the three.
-OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], dtype=np.float32)
-OFFSET = np.array([0, 0.5, 0.5], dtype=np.float32)
+def _luma_chroma(model: torch.nn.Module):
+    from dae.inference import denoise_image
+
+    return lambda noisy, sigma: denoise_image(model, noisy, colour="luma_chroma")
 
 
 def luma_chroma_check(model: torch.nn.Module) -> None:
-    """The other way to run a grey model on colour: on luminance and chroma instead of R, G, B. Scored on the
-    train and val photos only (600x600 at most), never the test ones, since it decides what dae-denoise does."""
+    """The other way to run a grey model on colour (`denoise_image(..., colour="luma_chroma")`): on luminance and
+    chroma instead of R, G, B. Scored on the train and val photos only (600x600 at most), never the test ones, since
+    it decides what dae-denoise does."""
     from dae.inference import denoise_image
     from dae.natural import add_test_noise
 
-    back = np.linalg.inv(OPPONENT).T
     for sigma in SIGMAS:
         rgb, split = [], []
         for name in TRAIN + VAL:
             clean = photo(name)[:600, :600]
             noisy = add_test_noise(clean, sigma, 7, name)
             rgb.append(psnr8(denoise_image(model, noisy), clean))
-            out = denoise_image(model, noisy @ OPPONENT.T + OFFSET)
-            split.append(psnr8((out - OFFSET) @ back, clean))
+            split.append(psnr8(denoise_image(model, noisy, colour="luma_chroma"), clean))
         print(f"sigma {sigma}: per R, G, B channel {np.mean(rgb):.2f} dB, luminance/chroma {np.mean(split):.2f} dB")
 
 
@@ -141,13 +140,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--patches", type=int, default=2000, help="colour patches drawn afresh every epoch")
     parser.add_argument("--luma-chroma", action="store_true", help="only compare per-channel with luminance/chroma")
-    parser.add_argument("--shipped", action="store_true", help="only score the shipped grey model, per channel")
+    parser.add_argument("--shipped", action="store_true", help="only score the shipped grey model, both ways")
     args = parser.parse_args()
     if args.luma_chroma or args.shipped:
         from dae.models import load_model
 
         shipped = load_model(ROOT / "models/grey-blind.safetensors")
-        return luma_chroma_check(shipped) if args.luma_chroma else score({"shipped grey-blind per channel": shipped})
+        if args.luma_chroma:
+            return luma_chroma_check(shipped)
+        return score({"shipped grey-blind per channel": shipped, "luminance/chroma": _luma_chroma(shipped)})
     import bm3d
 
     from dae.io import atomic_path

@@ -1,5 +1,5 @@
-"""python -m bench.denoise_image [--model FILE] [--size HxW] [--tile N]: time and peak memory of dae.denoise_image
-on one colour photo-sized array (a 24-megapixel 4000x6000 RGB by default), in this fresh process."""
+"""python -m bench.denoise_image [--model FILE] [--size HxW] [--tile N] [--colour MODE]: time and peak memory of
+dae.denoise_image on one colour photo-sized array (a 24-megapixel 4000x6000 RGB by default), in this fresh process."""
 
 import argparse
 import resource
@@ -20,17 +20,19 @@ def main() -> None:
     parser.add_argument("--model", default="models/grey-blind.safetensors")
     parser.add_argument("--size", default="4000x6000", help="HxW")
     parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--colour", default="channels", choices=["channels", "luma_chroma"])
     args = parser.parse_args()
     h, w = (int(v) for v in args.size.split("x"))
     model = dae.load_model(args.model)
     image = np.random.default_rng(0).random((h, w, 3), dtype=np.float32)
     before = peak_mb()
     start = time.perf_counter()
-    out = dae.denoise_image(model, image, tile=args.tile)
+    out = dae.denoise_image(model, image, tile=args.tile, colour=args.colour)
     seconds = time.perf_counter() - start
     print(
-        f"{h}x{w}x3 through {args.model} in tiles of {args.tile}: {seconds:.1f} s, {h * w * 3 / seconds / 1e6:.2f} "
-        f"Mpx/s; peak RSS {peak_mb():.0f} MB ({before:.0f} MB with the input loaded, input itself "
+        f"{h}x{w}x3 through {args.model} in tiles of {args.tile} ({args.colour}): {seconds:.1f} s, "
+        f"{h * w * 3 / seconds / 1e6:.2f} Mpx/s; peak RSS {peak_mb():.0f} MB ({before:.0f} MB with the input loaded, "
+        "input itself "
         f"{image.nbytes / 2**20:.0f} MB, output {out.nbytes / 2**20:.0f} MB); torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads"
     )

@@ -19,8 +19,9 @@ Denoise image files that are already noisy (nothing is ever added): PNG, JPEG or
 RGBA; 8 or 16 bit; any size. Each output has the name, size, mode, bit depth, EXIF (orientation included) and ICC
 profile of its input; a JPEG is re-encoded with its own quantisation tables. Alpha is passed through untouched.
 
-Colour: a grey model (the default one) denoises each colour channel on its own; a colour model (trained on
-CIFAR-10 or colour patches) denoises the channels together. Large images go through in overlapping tiles, so memory
+Colour: a grey model (the default one) denoises an RGB photo as one luminance and two chroma planes (with
+--colour channels: each colour channel on its own); a colour model (trained on CIFAR-10 or colour patches)
+denoises the channels together. Large images go through in overlapping tiles, so memory
 stays bounded (1.75 GB peak for a 24-megapixel colour JPEG, measured)."""
 
 EPILOG = """\
@@ -74,6 +75,13 @@ def parser() -> argparse.ArgumentParser:
         help="noise std on the 0-255 scale, for models that take a noise level (the project's models are blind "
         "and ignore it; the shipped one estimates the level itself); 'auto' estimates it per file (scikit-image's "
         "estimate_sigma), prints it, and warns when it lies outside what the model was trained on",
+    )
+    p.add_argument(
+        "--colour",
+        choices=["luma-chroma", "channels"],
+        default="luma-chroma",
+        help="how a grey model denoises an RGB photo: as one luminance and two chroma planes (default), or each of "
+        "R, G, B on its own",
     )
     p.add_argument("--tile", type=_tile, default=512, metavar="N", help="tile side in pixels (default 512)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (default: refuse)")
@@ -134,7 +142,7 @@ def _denoise_file(model: object, source: Path, dest: Path, args: argparse.Namesp
         raise DaeError(f"{dest}: exists; pass --overwrite to replace it")
     photo = read_photo(source)
     sigma = _estimate(photo.pixels, args.trained, source) if args.sigma == "auto" else args.sigma
-    out = denoise_image(model, photo.pixels, sigma=sigma, tile=args.tile)
+    out = denoise_image(model, photo.pixels, sigma=sigma, tile=args.tile, colour=args.colour.replace("-", "_"))
     write_photo(photo, out, dest)
 
 

@@ -73,30 +73,56 @@ def _denoise_planes(model: DenoisingAutoencoder, planes: np.ndarray, tile: int, 
     return out / weight
 
 
+COLOUR_MODES = ("channels", "luma_chroma")
+# Luminance and two chroma rows, orthogonal, each offset into [0, 1] (a grey model's range). Their noise is 0.58,
+# 0.71 and 0.61 times the R, G, B noise: a model that estimates its input's noise level takes that in its stride.
+OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], dtype=np.float32)
+OFFSET = np.array([0, 0.5, 0.5], dtype=np.float32)
+
+
+def _luma_chroma(model: DenoisingAutoencoder, rgb: np.ndarray, tile: int, overlap: int) -> np.ndarray:
+    """R, G, B planes (3, H, W) denoised by a grey model as luminance and chroma, one plane in memory at a time."""
+    back = np.linalg.inv(OPPONENT.astype(np.float64)).astype(np.float32)
+    out = np.zeros_like(rgb)
+    for i, row in enumerate(OPPONENT):
+        plane = row[0] * rgb[0] + row[1] * rgb[1] + row[2] * rgb[2] + OFFSET[i]
+        plane = _denoise_planes(model, plane[None], tile, overlap)[0] - OFFSET[i]
+        for c in range(3):
+            out[c] += back[c, i] * plane
+    return out
+
+
 def denoise_image(
     model: DenoisingAutoencoder,
     image: np.ndarray,
     sigma: float | None = None,
     tile: int = 512,
     overlap: int = 32,
+    colour: str = "channels",
 ) -> np.ndarray:
     """A denoised copy of `image` (floats in [0, 1], HxW or HxWxC, any size), of the same shape and in [0, 1].
 
-    A grey model on colour input denoises each colour channel on its own; a colour model needs the same number of
-    channels. An alpha channel (grey+alpha, RGBA) is passed through untouched. Fully convolutional models run on
-    tiles of `tile` pixels a side (overlapping by `overlap`) above that size, so memory stays bounded. `sigma` (on
-    the 0-255 scale) is for models that take a noise level; this project's models are blind to it and ignore it
+    A grey model on colour input denoises each colour channel on its own (`colour="channels"`), or, on RGB,
+    `colour="luma_chroma"`: one luminance and two chroma planes (an orthogonal transform, so noise independent across
+    R, G, B stays independent across them), denoised in turn and transformed back. A colour model needs the same
+    number of channels. An alpha channel (grey+alpha, RGBA) is passed through untouched. Fully convolutional models
+    run on tiles of `tile` pixels a side (overlapping by `overlap`) above that size, so memory stays bounded. `sigma`
+    (on the 0-255 scale) is for models that take a noise level; this project's models are blind to it and ignore it
     (one with `noise_map: estimate` estimates the level from each tile itself).
     """
     del sigma  # accepted so that callers need not know which models take a noise level
+    if colour not in COLOUR_MODES:
+        raise DaeError(f"denoise_image: colour = {colour!r} is not allowed; expected one of {', '.join(COLOUR_MODES)}")
     if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
         raise DaeError(f"denoise_image: expected an HxW or HxWxC array, got shape {image.shape}")
     hwc = image[..., None] if image.ndim == 2 else image
     alpha = hwc.shape[2] in (2, 4)
-    colour = hwc[..., :-1] if alpha else hwc
+    pixels = hwc[..., :-1] if alpha else hwc
     wanted = model.config["shape"][0]
-    planes = np.moveaxis(colour, 2, 0).astype(np.float32, copy=False)
-    if wanted == 1:
+    planes = np.moveaxis(pixels, 2, 0).astype(np.float32, copy=False)
+    if wanted == 1 and colour == "luma_chroma" and planes.shape[0] == 3:
+        out = _luma_chroma(model, planes, tile, overlap)
+    elif wanted == 1:
         out = np.concatenate([_denoise_planes(model, p[None], tile, overlap) for p in planes])
     elif wanted == planes.shape[0]:
         out = _denoise_planes(model, planes, tile, overlap)

@@ -156,4 +156,4 @@ def test_console_script_is_installed() -> None:
     if exe is None:
         pytest.skip("dae-denoise is not on PATH (install the project with pip install -e .)")
     proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and "each colour channel on its own" in proc.stdout
+    assert proc.returncode == 0 and "--colour {luma-chroma,channels}" in proc.stdout

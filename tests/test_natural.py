@@ -144,6 +144,23 @@ def test_denoise_image_colour_alpha_and_fixed_size_models():
         denoise_image(colour, RNG.random((8, 8, 2), dtype=np.float32))
 
 
+def test_luma_chroma_transforms_rgb_there_and_back_and_leaves_other_inputs_alone():
+    torch.manual_seed(0)
+    model = build_model(UNET, (1, 32, 32)).eval()
+    with torch.no_grad():  # the residual U-Net with a zero last layer passes its input through
+        model.decoder.net[-1].weight.zero_(), model.decoder.net[-1].bias.zero_()
+    rgba = RNG.random((37, 50, 4), dtype=np.float32)
+    out = denoise_image(model, rgba, colour="luma_chroma")
+    assert np.allclose(out, rgba, atol=2e-6) and np.array_equal(out[..., 3], rgba[..., 3])
+    trained = build_model(UNET, (1, 32, 32)).eval()
+    rgb, grey = rgba[..., :3], rgba[..., 0]
+    split = denoise_image(trained, rgb, colour="luma_chroma")
+    assert split.shape == rgb.shape and not np.allclose(split, denoise_image(trained, rgb), atol=1e-3)
+    assert np.array_equal(denoise_image(trained, grey, colour="luma_chroma"), denoise_image(trained, grey))
+    with pytest.raises(DaeError, match=r"colour = 'yuv' is not allowed; expected one of channels, luma_chroma"):
+        denoise_image(trained, rgb, colour="yuv")
+
+
 def test_test_noise_is_fixed_unclipped_and_scored_at_8_bit():
     clean = np.full((64, 64), 250 / 255, dtype=np.float32)
     noisy = add_test_noise(clean, 25, seed=0, name="a.png")

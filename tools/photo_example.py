@@ -2,7 +2,7 @@
 
 The photo is scikit-image's `astronaut` (Eileen Collins, NASA, public domain), a 320x320 colour crop with gaussian
 noise of std 25 (0-255 scale, seeded, clipped as a camera would) added once: it stands for a user's noisy photo.
-The picture shows the crop noisy, denoised by the shipped model (each colour channel on its own, as `dae-denoise`
+The picture shows the crop noisy, denoised by the shipped model (as luminance and chroma planes, as `dae-denoise`
 does), and clean, with the PSNR of each against the clean crop.
 
     python tools/photo_example.py     # rewrites both files; the same bytes every time
@@ -65,7 +65,7 @@ def main() -> None:
     noisy = noisy_photo(clean)
     PHOTO.parent.mkdir(exist_ok=True)
     Image.fromarray(noisy).save(PHOTO)
-    denoised = denoise_image(load_model(DEFAULT_MODEL), noisy.astype(np.float32) / 255)
+    denoised = denoise_image(load_model(DEFAULT_MODEL), noisy.astype(np.float32) / 255, colour="luma_chroma")
     denoised = np.rint(denoised * 255) / 255  # what the 8-bit output file holds
     draw(noisy.astype(np.float32) / 255, denoised, clean, PICTURE)
     print(f"{PHOTO.relative_to(ROOT)}: {psnr(noisy / 255, clean):.2f} dB; denoised {psnr(denoised, clean):.2f} dB")

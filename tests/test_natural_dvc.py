@@ -19,7 +19,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # One group: both tests share the module's run (under xdist, on one worker).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("natural_dvc")]
-ARCH = {"hidden": [16], "latent": 8, "activation": "relu", "dropout": 0.0, "bottleneck": "dense", "norm": "none"}
+ARCH = {
+    "hidden": [16],
+    "latent": 8,
+    "activation": "relu",
+    "dropout": 0.0,
+    "bottleneck": "dense",
+    "norm": "none",
+    "noise_map": "none",
+}
+NOISE_MAP = {"noise_map": "estimate"}
 NATURAL = {
     "data": {"tiny": {"train": "photos/train", "test": "photos/test"}},
     "sigmas": [25],
@@ -30,12 +39,16 @@ NATURAL = {
     "archs": {
         "dncnn": {**ARCH, "arch": "dncnn", "channels": [8], "blocks": 2, "output": "linear"},
         "unet": {**ARCH, "arch": "unet", "channels": [8, 16], "blocks": 1, "output": "linear"},
+        "unet-nm": {**ARCH, "arch": "unet", "channels": [8, 16], "blocks": 1, "output": "linear"} | NOISE_MAP,
     },
     "models": {
         "dn-25": {"data": "tiny", "arch": "dncnn", "sigma": 25},
         "un-blind": {"data": "tiny", "arch": "unet", "sigma": "blind"},
     },
-    "finetune": {"un-25": {"from": "un-blind", "data": "tiny", "sigma": 25, "epochs": 2, "lr": 0.001}},
+    # un-25 grows un-blind's input to take the noise map (dae.models.start_from) as it fine-tunes it.
+    "finetune": {
+        "un-25": {"from": "un-blind", "data": "tiny", "sigma": 25, "epochs": 2, "lr": 0.001, "arch": "unet-nm"}
+    },
     "train": {"epochs": 3, "batch_size": 16, "lr": 0.003},
 }
 
@@ -75,6 +88,7 @@ def test_natural_stages_train_evaluate_and_compare_with_bm3d(natural_run: tuple[
     assert result["best"]["25"] in ("dn-25", "un-blind", "un-25")
     tuned = project / "data/models/natural/un-25.safetensors"
     assert model_extra(tuned)["from"] == "un-blind" and model_extra(tuned)["sigma"] == 25
+    assert load_model(tuned).config["noise_map"] == "estimate"
     assert (project / "plots/natural/tiny.png").read_bytes()[:4] == b"\x89PNG"
     assert "method,sigma,psnr,ssim" in (project / "plots/natural/tiny.csv").read_text()
     blind = project / "data/models/natural/un-blind.safetensors"

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from dae.models.config import OPTIONAL, WRITTEN_WHEN_SET
+
 # Stages whose outputs are pure functions of data and params, equal to the byte on every machine.
 EXACT_STAGES = ("download", "corrupt", "natural_data")
 # Metric tolerance across machines, by metric name: (absolute, relative). Measured spread between CPU kernel
@@ -223,8 +225,8 @@ def recorded_run(record: dict, dest: Path) -> Path:
     return dest
 
 
-# model: keys added after a record was written, at the value that means what the record's models did.
-ADDED_MODEL_KEYS = {"noise_map": "none"}
+# model: keys a model file leaves out at their default (dae.models.config): a record's archs may lack them too.
+ADDED_MODEL_KEYS = {key: OPTIONAL[key] for key in WRITTEN_WHEN_SET}
 
 
 def natural_record_mismatch(record: dict, params: dict) -> list[str]:

@@ -247,7 +247,7 @@ def bench_memory(mirror: Path) -> list[dict[str, Any]]:
         "data": {"name": "mnist"},
         "train": {"epochs": 1},
         "sweep": {"gaussian-0.3": {"type": "gaussian", "level": 0.3}},
-        "blind": {},  # the default blind models name noise types this one-setting sweep lacks
+        "blind": {"gaussian": ["gaussian"]},  # the default "all" names noise types this one-setting sweep lacks
     }
     stages = [
         ("download", ["pipeline.download", "data/clean.safetensors"]),

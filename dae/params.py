@@ -470,10 +470,9 @@ def _sweep(raw: Any, section: str = "sweep") -> dict[str, dict[str, Any]]:
 
 def _blind(raw: Any, sweep: dict[str, dict[str, Any]], clip: bool) -> dict[str, list[str]]:
     """{model name: [noise types]}: each blind model is trained across the sweep's levels of those types."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ParamError(f"params: blind must be a mapping of name -> [noise types], got {raw!r}")
+    # Non-empty because the cross_noise stage reads the blind models' folder, which only a blind model creates.
+    if not isinstance(raw, dict) or not raw:
+        raise ParamError(f"params: blind must be a non-empty mapping of name -> [noise types], got {raw!r}")
     out = {}
     for name, types in raw.items():
         check_name("blind", name)

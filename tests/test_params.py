@@ -94,6 +94,9 @@ def test_unclipped_gaussian_entries_and_blind_models():
         validate(with_value("sweep.m", {"type": "masking", "level": 0.1, "clip": False}))
     with pytest.raises(ParamError, match="blind.x names masking, but the sweep has no masking setting"):
         validate(with_value("sweep", {"g": {"type": "gaussian", "level": 0.1}}) | {"blind": {"x": ["masking"]}})
+    for empty in ({}, None):  # cross_noise needs a blind model: one line, not DVC's missing-dependency error
+        with pytest.raises(ParamError, match="blind must be a non-empty mapping of name -> \\[noise types\\]"):
+            validate(with_value("blind", empty))
     with pytest.raises(ParamError, match="blind.x = 'speckle' is not allowed"):
         validate(with_value("blind", {"x": ["speckle"]}))
     assert validate(with_value("blind_train.epochs", 5))["blind_train"]["epochs"] == 5

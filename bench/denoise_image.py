@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 import dae
+from dae.inference import COLOUR_MODES
 
 
 def peak_mb() -> float:
@@ -20,7 +21,7 @@ def main() -> None:
     parser.add_argument("--model", default="models/grey-blind.safetensors")
     parser.add_argument("--size", default="4000x6000", help="HxW")
     parser.add_argument("--tile", type=int, default=512)
-    parser.add_argument("--colour", default="channels", choices=["channels", "luma_chroma"])
+    parser.add_argument("--colour", default="channels", choices=COLOUR_MODES)
     args = parser.parse_args()
     h, w = (int(v) for v in args.size.split("x"))
     model = dae.load_model(args.model)
@@ -32,8 +33,7 @@ def main() -> None:
     print(
         f"{h}x{w}x3 through {args.model} in tiles of {args.tile} ({args.colour}): {seconds:.1f} s, "
         f"{h * w * 3 / seconds / 1e6:.2f} Mpx/s; peak RSS {peak_mb():.0f} MB ({before:.0f} MB with the input loaded, "
-        "input itself "
-        f"{image.nbytes / 2**20:.0f} MB, output {out.nbytes / 2**20:.0f} MB); torch {torch.__version__}, "
+        f"input itself {image.nbytes / 2**20:.0f} MB, output {out.nbytes / 2**20:.0f} MB); torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads"
     )
 

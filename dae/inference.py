@@ -78,17 +78,17 @@ COLOUR_MODES = ("channels", "luma_chroma")
 # 0.71 and 0.61 times the R, G, B noise: a model that estimates its input's noise level takes that in its stride.
 OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0, -1 / 2], [1 / 4, -1 / 2, 1 / 4]], dtype=np.float32)
 OFFSET = np.array([0, 0.5, 0.5], dtype=np.float32)
+BACK = np.linalg.inv(OPPONENT.astype(np.float64)).astype(np.float32)
 
 
 def _luma_chroma(model: DenoisingAutoencoder, rgb: np.ndarray, tile: int, overlap: int) -> np.ndarray:
     """R, G, B planes (3, H, W) denoised by a grey model as luminance and chroma, one plane in memory at a time."""
-    back = np.linalg.inv(OPPONENT.astype(np.float64)).astype(np.float32)
     out = np.zeros_like(rgb)
     for i, row in enumerate(OPPONENT):
         plane = row[0] * rgb[0] + row[1] * rgb[1] + row[2] * rgb[2] + OFFSET[i]
         plane = _denoise_planes(model, plane[None], tile, overlap)[0] - OFFSET[i]
         for c in range(3):
-            out[c] += back[c, i] * plane
+            out[c] += BACK[c, i] * plane
     return out
 
 

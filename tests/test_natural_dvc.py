@@ -28,7 +28,7 @@ ARCH = {
     "norm": "none",
     "noise_map": "none",
 }
-NOISE_MAP = {"noise_map": "estimate"}
+UNET = {**ARCH, "arch": "unet", "channels": [8, 16], "blocks": 1, "output": "linear"}
 NATURAL = {
     "data": {"tiny": {"train": "photos/train", "test": "photos/test"}},
     "sigmas": [25],
@@ -38,8 +38,8 @@ NATURAL = {
     "val_patches": 32,
     "archs": {
         "dncnn": {**ARCH, "arch": "dncnn", "channels": [8], "blocks": 2, "output": "linear"},
-        "unet": {**ARCH, "arch": "unet", "channels": [8, 16], "blocks": 1, "output": "linear"},
-        "unet-nm": {**ARCH, "arch": "unet", "channels": [8, 16], "blocks": 1, "output": "linear"} | NOISE_MAP,
+        "unet": UNET,
+        "unet-nm": {**UNET, "noise_map": "estimate"},
     },
     "models": {
         "dn-25": {"data": "tiny", "arch": "dncnn", "sigma": 25},

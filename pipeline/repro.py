@@ -25,19 +25,24 @@ from dae.models.config import OPTIONAL, WRITTEN_WHEN_SET
 # Stages whose outputs are pure functions of data and params, equal to the byte on every machine.
 EXACT_STAGES = ("download", "corrupt", "natural_data")
 # Metric tolerance across machines, by metric name: (absolute, relative). Measured spread between CPU kernel
-# variants and thread counts (README "Reproducibility"): 0.10 dB PSNR, 0.24 dB cross-noise PSNR, 0.0034 SSIM,
-# 0.1% loss; the tolerances leave a margin of 2-5x. Anything not named (counts, levels) must match exactly.
+# variants and thread counts (docs/reproducibility.md): 0.10 dB PSNR, 0.24 dB cross-noise PSNR, 0.0034 SSIM, 0.7%
+# loss, 2 of 359 probe test images; the tolerances leave a margin of 2-5x. Anything not named (counts, levels) must
+# match exactly.
 TOLERANCE = {
     "psnr": (0.5, 0.0),
     "psnr_gain": (0.5, 0.0),
-    "best_classical_psnr": (0.5, 0.0),
     "margin_db": (0.5, 0.0),
     "ssim": (0.01, 0.0),
     "mse": (0.0, 0.1),
     "loss": (0.0, 0.1),
     "best_epoch": (math.inf, 0.0),
+    "auroc": (0.01, 0.0),
+    "probe_error": (0.02, 0.0),  # a test error rate: 0.02 is 7 of the digits' 359 test images
     "default": (0.0, 0.0),
 }
+# BM3D's subset (baselines.n_slow, 6 images) averages few images, so one image's change moves its mean: measured
+# 0.52 dB PSNR and 0.019 SSIM between AVX2 and AVX-512 kernels.
+SMALL_SUBSET = {"psnr": (1.5, 0.0), "ssim": (0.05, 0.0)}
 NOISY_OUTPUTS = ("plots/baselines_vs_noise.png",)
 NOISY_TOLERANCE = (1e-3, 0.0)  # measured: BM3D's scores move by about 1e-6 between runs
 # A config that runs in seconds and still trains every kind of stage (used by the check and by the tests).
@@ -148,15 +153,25 @@ def read_metrics(root: Path) -> dict[str, float]:
     return out
 
 
-def tolerance_for(key: str) -> tuple[float, float]:
-    """(absolute, relative) tolerance of a "file:metric" key across machines."""
+def tolerance_for(key: str, metrics: dict[str, float] | None = None) -> tuple[float, float]:
+    """(absolute, relative) tolerance of a "file:metric" key across machines; `metrics` (the reference run's) gives
+    a `gap` (val loss minus train loss) the loss tolerance of its own val loss."""
     file, _, name = key.partition(":")
-    if file.endswith("cross_noise.json"):  # a table of PSNRs keyed by setting names
+    stem, _, leaf = name.rpartition(".")
+    leaf = leaf.removeprefix("noisy_").removeprefix("best_val_")
+    if file.endswith("cross_noise.json") or ".images." in name:  # PSNR tables keyed by setting or file names
         return TOLERANCE["psnr"]
-    if ".images." in name:  # metrics/natural/<data>.json: per-image PSNRs keyed by file name
-        return TOLERANCE["psnr"]
-    leaf = name.rsplit(".", 1)[-1].removeprefix("noisy_").removeprefix("best_val_")
-    return TOLERANCE.get(leaf, TOLERANCE["default"])
+    if file.endswith("probe.json"):
+        return TOLERANCE["probe_error"] if leaf != "n_features" else TOLERANCE["default"]
+    if "auroc" in name:
+        return TOLERANCE["auroc"]
+    if leaf == "gap":
+        val_loss = (metrics or {}).get(f"{file}:{stem}.val_loss", 0.0)
+        return (TOLERANCE["loss"][1] * abs(val_loss), 0.0)
+    kind = next((k for k in ("psnr", "ssim", "mse", "loss") if leaf.endswith(k)), leaf)
+    if "_on_slow_subset" in stem and kind in SMALL_SUBSET:
+        return SMALL_SUBSET[kind]
+    return TOLERANCE.get(leaf, TOLERANCE.get(kind, TOLERANCE["default"]))
 
 
 def not_bit_stable(path: str) -> bool:
@@ -166,6 +181,20 @@ def not_bit_stable(path: str) -> bool:
     return path in NOISY_OUTPUTS or path.startswith(
         ("metrics/baselines/", "metrics/natural/bm3d/", "data/natural/bm3d/")
     )
+
+
+def metric_status(key: str, va: float | None, vb: float | None, exact: bool, metrics: dict[str, float]) -> str:
+    """`match`, `within tolerance (...)` or `DIFFERS (...)` for one metric of a reference run (`va`, of the run's
+    `metrics`) and another (`vb`); `exact`: the same machine, so trained outputs must match to the bit."""
+    if va is None or vb is None:
+        return "DIFFERS"
+    if va == vb:
+        return "match"
+    absolute, relative = (0.0, 0.0) if exact else tolerance_for(key, metrics)
+    if not_bit_stable(key.split(":")[0]):
+        absolute = max(absolute, NOISY_TOLERANCE[0])
+    within = abs(va - vb) <= absolute + relative * abs(va)
+    return f"within tolerance ({vb - va:+.2g})" if within else f"DIFFERS ({vb - va:+.3g})"
 
 
 def compare(a_root: Path, b_root: Path, exact: bool) -> list[dict[str, str]]:
@@ -187,16 +216,7 @@ def compare(a_root: Path, b_root: Path, exact: bool) -> list[dict[str, str]]:
     a_metrics, b_metrics = read_metrics(a_root), read_metrics(b_root)
     for key in sorted(set(a_metrics) | set(b_metrics)):
         va, vb = a_metrics.get(key), b_metrics.get(key)
-        if va is None or vb is None:
-            status = "DIFFERS"
-        elif va == vb:
-            status = "match"
-        else:
-            absolute, relative = (0.0, 0.0) if exact else tolerance_for(key)
-            if not_bit_stable(key.split(":")[0]):
-                absolute = max(absolute, NOISY_TOLERANCE[0])
-            within = abs(va - vb) <= absolute + relative * abs(va)
-            status = f"within tolerance ({vb - va:+.2g})" if within else f"DIFFERS ({vb - va:+.3g})"
+        status = metric_status(key, va, vb, exact, a_metrics)
         rows.append(
             {
                 "what": key,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.repro import compare
+from pipeline.repro import compare, metric_status
 
 LOCK_STAGES = {
     "evaluate": "metrics/eval.json",
@@ -62,3 +62,26 @@ def test_real_differences_are_caught(tmp_path: Path):
     c = make_run(tmp_path / "c", 17.0, 17.0, -1.0)
     (c / "metrics/eval.json").write_text(json.dumps({"psnr": 17.0, "n_test": 31}))
     assert statuses(compare(a, c, exact=False))["metrics/eval.json:n_test"].startswith("DIFFERS")
+
+
+# What moved between the committed run (AVX2 kernels) and a rerun on AVX-512 kernels, measured by
+# `python -m pipeline.repro_check --against-committed`, and a difference of the size the pipeline studies.
+CROSS_CPU = [
+    # key, committed, rerun on AVX-512, a real effect
+    ("metrics/baselines/gaussian-0.3.json:summary.autoencoder_psnr", 17.4596, 17.3989, 16.8),
+    ("metrics/baselines/salt_pepper-0.1.json:autoencoder_on_slow_subset.psnr", 18.6164, 18.0977, 16.5),
+    ("metrics/baselines/salt_pepper-0.1.json:autoencoder_on_slow_subset.ssim", 0.926303, 0.906949, 0.85),
+    ("metrics/probe.json:dae.masking-0.5", 0.072423, 0.077994, 0.11),
+    ("metrics/studies/l2.json:0.0001.val_loss", 0.040329, 0.040066, 0.046),
+    ("metrics/studies/l2.json:0.0001.gap", 0.000922, 0.000802, 0.006),
+    ("metrics/studies/loss.json:psnr.train_loss", -15.8891, -15.8821, -17.6),
+]
+
+
+def test_cross_cpu_spread_is_tolerated_and_real_effects_are_not():
+    reference = {key: committed for key, committed, _, _ in CROSS_CPU}
+    for key, committed, rerun, effect in CROSS_CPU:
+        assert metric_status(key, committed, rerun, False, reference).startswith("within tolerance"), key
+        assert metric_status(key, committed, effect, False, reference).startswith("DIFFERS"), key
+        assert metric_status(key, committed, rerun, True, reference).startswith("DIFFERS"), key  # one machine
+    assert metric_status("metrics/probe.json:n_features", 32, 33, False, reference).startswith("DIFFERS")

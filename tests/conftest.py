@@ -93,18 +93,25 @@ def tiny_project(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The small project after one `dvc repro` from clean, and that run's output. Run once per session (it is the
-    suite's costliest step): tests read it, or change a copy of it (`copy_project`), never the project itself."""
+    """The small project after one `dvc repro` from clean, and that run's output. Run once per session and worker (it
+    is the suite's costliest step): tests read it, or change a copy of it (`copy_project`), never the project itself."""
     project = make_project(tmp_path_factory.mktemp("reproduced") / "project")
     return project, sh("dvc", "repro", cwd=project).stdout
 
 
+# The tests that use the reproduced project, in two xdist groups (`--dist loadgroup`): each group runs in one worker,
+# which builds the project once. One group was the suite's critical path (about 500 of its 511 s on 2 cores, the
+# other worker idle for the last 200); two, split by their measured durations, let both workers build one and share
+# the rest.
+SECOND_GROUP = {"test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The tests of the one reproduced project run in one xdist worker (`--dist loadgroup`), so it is built once.
     for item in items:
         if "reproduced" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("reproduced"))
+            second = item.module is not None and item.module.__name__ in SECOND_GROUP
+            item.add_marker(pytest.mark.xdist_group("reproduced-2" if second else "reproduced-1"))
 
 
 def copy_project(source: Path, dest: Path) -> Path:

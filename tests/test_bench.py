@@ -152,3 +152,18 @@ def test_mnist_archs_table_is_the_recorded_run():
 
     block = DOC.read_text().split(BEGIN, 1)[1].split("\n", 1)[1].split(END, 1)[0]
     assert block.strip() == table(json.loads(OUT.read_text())).strip()
+
+
+def test_natural_step_times_each_layout_and_refuses_an_unknown_arch():
+    cmd = [sys.executable, "-m", "bench.natural_step", "--config", "configs/natural-fp32.yaml", "--threads", "1"]
+    proc = subprocess.run([*cmd, "--archs", "conv", "--bf16", "--steps", "1"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    header, row = proc.stdout.splitlines()[1:3]
+    assert header.split()[1:] == ["fp32", "NCHW", "fp32", "NHWC", "bf16", "NHWC"]
+    assert row.split()[0] == "conv" and all(float(t) > 0 for t in row.split()[1:]) and len(row.split()) == 4
+
+    proc = subprocess.run([*cmd, "--archs", "unet-nm", "transformer"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        "natural_step: no arch transformer in configs/natural-fp32.yaml; it has dncnn, unet, unet-nm, conv"
+    ]

@@ -40,8 +40,9 @@ TOLERANCE = {
     "probe_error": (0.02, 0.0),  # a test error rate: 0.02 is 7 of the digits' 359 test images
     "default": (0.0, 0.0),
 }
-# BM3D's subset (baselines.n_slow, 6 images) averages few images, so one image's change moves its mean: measured
-# 0.52 dB PSNR and 0.019 SSIM between AVX2 and AVX-512 kernels.
+# One image's score, or the mean of a few (BM3D's subset: baselines.n_slow, 6 images), moves more than a mean over a
+# test set: measured between AVX2 and AVX-512 kernels, 0.52 dB PSNR and 0.019 SSIM on the 6-image subset, and 0.57 dB
+# on one Set12 image (the shipped blind model's config rerun; its 12-image mean moved 0.06 dB).
 SMALL_SUBSET = {"psnr": (1.5, 0.0), "ssim": (0.05, 0.0)}
 NOISY_OUTPUTS = ("plots/baselines_vs_noise.png",)
 NOISY_TOLERANCE = (1e-3, 0.0)  # measured: BM3D's scores move by about 1e-6 between runs
@@ -159,7 +160,9 @@ def tolerance_for(key: str, metrics: dict[str, float] | None = None) -> tuple[fl
     file, _, name = key.partition(":")
     stem, _, leaf = name.rpartition(".")
     leaf = leaf.removeprefix("noisy_").removeprefix("best_val_")
-    if file.endswith("cross_noise.json") or ".images." in name:  # PSNR tables keyed by setting or file names
+    if ".images." in name:  # metrics/natural/<data>.json: one test image's PSNR, keyed by its file name
+        return SMALL_SUBSET["psnr"]
+    if file.endswith("cross_noise.json"):  # a table of mean PSNRs keyed by setting names
         return TOLERANCE["psnr"]
     if file.endswith("probe.json"):
         return TOLERANCE["probe_error"] if leaf != "n_features" else TOLERANCE["default"]

@@ -65,7 +65,8 @@ def test_real_differences_are_caught(tmp_path: Path):
 
 
 # What moved between the committed run (AVX2 kernels) and a rerun on AVX-512 kernels, measured by
-# `python -m pipeline.repro_check --against-committed`, and a difference of the size the pipeline studies.
+# `python -m pipeline.repro_check --against-committed` (and `--natural`), and a difference of the size the pipeline
+# studies.
 CROSS_CPU = [
     # key, committed, rerun on AVX-512, a real effect
     ("metrics/baselines/gaussian-0.3.json:summary.autoencoder_psnr", 17.4596, 17.3989, 16.8),
@@ -75,6 +76,9 @@ CROSS_CPU = [
     ("metrics/studies/l2.json:0.0001.val_loss", 0.040329, 0.040066, 0.046),
     ("metrics/studies/l2.json:0.0001.gap", 0.000922, 0.000802, 0.006),
     ("metrics/studies/loss.json:psnr.train_loss", -15.8891, -15.8821, -17.6),
+    # configs/natural-blind.yaml: the shipped model's run (AVX2) against a rerun on AVX-512, Set12 at sigma 25
+    ("metrics/natural/bsd.json:table.grey-blind.25.images.09.png", 27.9887, 27.423, 25.9),
+    ("metrics/natural/bsd.json:table.grey-blind.25.psnr", 29.7714, 29.7076, 29.1),
 ]
 
 

@@ -54,8 +54,8 @@ def main() -> None:
     batch, patch = natural["train"]["batch_size"], natural["patch"]
     print(f"seconds per step, batch {batch} of {patch}x{patch}, {torch.get_num_threads()} threads")
     print("arch      fp32 NCHW  fp32 NHWC" + ("  bf16 NHWC" if args.bf16 else ""))
+    layouts = [(False, False), (True, False)] + ([(True, True)] if args.bf16 else [])  # (NHWC, bf16) per column
     for name in args.archs:
-        layouts = [(False, False), (True, False)] + ([(True, True)] if args.bf16 else [])
         times = [step_seconds(natural["archs"][name], batch, patch, cl, args.steps, bf16) for cl, bf16 in layouts]
         print(f"{name:9s}" + "".join(f"  {t:9.3f}" for t in times), flush=True)
 

@@ -43,7 +43,7 @@ TOLERANCE = {
 # One image's score, or the mean of a few (BM3D's subset: baselines.n_slow, 6 images), moves more than a mean over a
 # test set: measured between AVX2 and AVX-512 kernels, 0.52 dB PSNR and 0.019 SSIM on the 6-image subset, and 0.57 dB
 # on one Set12 image (the shipped blind model's config rerun; its 12-image mean moved 0.06 dB).
-SMALL_SUBSET = {"psnr": (1.5, 0.0), "ssim": (0.05, 0.0)}
+FEW_IMAGES = {"psnr": (1.5, 0.0), "ssim": (0.05, 0.0)}
 NOISY_OUTPUTS = ("plots/baselines_vs_noise.png",)
 NOISY_TOLERANCE = (1e-3, 0.0)  # measured: BM3D's scores move by about 1e-6 between runs
 # A config that runs in seconds and still trains every kind of stage (used by the check and by the tests).
@@ -161,7 +161,7 @@ def tolerance_for(key: str, metrics: dict[str, float] | None = None) -> tuple[fl
     stem, _, leaf = name.rpartition(".")
     leaf = leaf.removeprefix("noisy_").removeprefix("best_val_")
     if ".images." in name:  # metrics/natural/<data>.json: one test image's PSNR, keyed by its file name
-        return SMALL_SUBSET["psnr"]
+        return FEW_IMAGES["psnr"]
     if file.endswith("cross_noise.json"):  # a table of mean PSNRs keyed by setting names
         return TOLERANCE["psnr"]
     if file.endswith("probe.json"):
@@ -172,8 +172,8 @@ def tolerance_for(key: str, metrics: dict[str, float] | None = None) -> tuple[fl
         val_loss = (metrics or {}).get(f"{file}:{stem}.val_loss", 0.0)
         return (TOLERANCE["loss"][1] * abs(val_loss), 0.0)
     kind = next((k for k in ("psnr", "ssim", "mse", "loss") if leaf.endswith(k)), leaf)
-    if "_on_slow_subset" in stem and kind in SMALL_SUBSET:
-        return SMALL_SUBSET[kind]
+    if "_on_slow_subset" in stem and kind in FEW_IMAGES:
+        return FEW_IMAGES[kind]
     return TOLERANCE.get(leaf, TOLERANCE.get(kind, TOLERANCE["default"]))
 
 

@@ -100,9 +100,8 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 # The tests that use the reproduced project, in two xdist groups (`--dist loadgroup`): each group runs in one worker,
-# which builds the project once. One group was the suite's critical path (about 500 of its 511 s on 2 cores, the
-# other worker idle for the last 200); two, split by their measured durations, let both workers build one and share
-# the rest.
+# which builds the project once. One group was the suite's critical path (about 500 of its 511 s on 2 cores); two,
+# split by their measured durations, took the suite to 463-503 s on the same machine (2026-11-29).
 SECOND_GROUP = {"test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
 
 

@@ -3,7 +3,8 @@
 A fully convolutional model (`model.stride` is a number) sees the image padded to a multiple of its stride, in one
 piece up to `tile` pixels a side and in overlapping tiles above it; a model of one fixed size (a dense bottleneck)
 sees tiles of exactly that size. Tiles are blended with weights that fall off towards their edges, so no seam shows,
-and only one tile's activations are in memory at a time.
+and only one tile's activations are in memory at a time. `ensemble=8` averages the model over the image's 8 flips
+and 90-degree rotations (the "x8" self-ensemble of Timofte et al., CVPR 2016): about 0.1 dB for 8 times the time.
 """
 
 from __future__ import annotations
@@ -73,6 +74,25 @@ def _denoise_planes(model: DenoisingAutoencoder, planes: np.ndarray, tile: int, 
     return out / weight
 
 
+ENSEMBLES = (1, 8)
+
+
+def _ensembled(model: DenoisingAutoencoder, planes: np.ndarray, tile: int, overlap: int, ensemble: int) -> np.ndarray:
+    """(C, H, W) through the model once, or averaged over the 8 flips and 90-degree rotations of the planes: each
+    output is turned back before it is added, in a fixed order, so the result is deterministic."""
+    if ensemble == 1:
+        return _denoise_planes(model, planes, tile, overlap)
+    out = np.zeros(planes.shape, dtype=np.float32)
+    for turns in range(4):
+        for flip in (False, True):
+            view = np.rot90(planes, turns, axes=(1, 2))
+            view = view[:, :, ::-1] if flip else view
+            result = _denoise_planes(model, np.ascontiguousarray(view), tile, overlap)
+            result = result[:, :, ::-1] if flip else result
+            out += np.rot90(result, -turns, axes=(1, 2))
+    return out / np.float32(ensemble)
+
+
 COLOUR_MODES = ("channels", "luma_chroma")
 # Luminance and two chroma rows, orthogonal, each offset into [0, 1] (a grey model's range). Their noise is 0.58,
 # 0.71 and 0.61 times the R, G, B noise: a model that estimates its input's noise level takes that in its stride.
@@ -81,12 +101,12 @@ OFFSET = np.array([0, 0.5, 0.5], dtype=np.float32)
 BACK = np.linalg.inv(OPPONENT.astype(np.float64)).astype(np.float32)
 
 
-def _luma_chroma(model: DenoisingAutoencoder, rgb: np.ndarray, tile: int, overlap: int) -> np.ndarray:
+def _luma_chroma(model: DenoisingAutoencoder, rgb: np.ndarray, tile: int, overlap: int, ensemble: int) -> np.ndarray:
     """R, G, B planes (3, H, W) denoised by a grey model as luminance and chroma, one plane in memory at a time."""
     out = np.zeros_like(rgb)
     for i, row in enumerate(OPPONENT):
         plane = row[0] * rgb[0] + row[1] * rgb[1] + row[2] * rgb[2] + OFFSET[i]
-        plane = _denoise_planes(model, plane[None], tile, overlap)[0] - OFFSET[i]
+        plane = _ensembled(model, plane[None], tile, overlap, ensemble)[0] - OFFSET[i]
         for c in range(3):
             out[c] += BACK[c, i] * plane
     return out
@@ -99,6 +119,7 @@ def denoise_image(
     tile: int = 512,
     overlap: int = 32,
     colour: str = "channels",
+    ensemble: int = 1,
 ) -> np.ndarray:
     """A denoised copy of `image` (floats in [0, 1], HxW or HxWxC, any size), of the same shape and in [0, 1].
 
@@ -108,11 +129,15 @@ def denoise_image(
     number of channels. An alpha channel (grey+alpha, RGBA) is passed through untouched. Fully convolutional models
     run on tiles of `tile` pixels a side (overlapping by `overlap`) above that size, so memory stays bounded. `sigma`
     (on the 0-255 scale) is for models that take a noise level; this project's models are blind to it and ignore it
-    (one with `noise_map: estimate` estimates the level from each tile itself).
+    (one with `noise_map: estimate` estimates the level from each tile itself). `ensemble=8` returns the mean of the
+    model's outputs over the image's 8 flips and 90-degree rotations: a little sharper and cleaner (about +0.1 dB on
+    held-out natural images), 8 times slower, memory as for one pass plus one plane.
     """
     del sigma  # accepted so that callers need not know which models take a noise level
     if colour not in COLOUR_MODES:
         raise DaeError(f"denoise_image: colour = {colour!r} is not allowed; expected one of {', '.join(COLOUR_MODES)}")
+    if ensemble not in ENSEMBLES:
+        raise DaeError(f"denoise_image: ensemble = {ensemble!r} is not allowed; expected 1 (off) or 8 (flips, turns)")
     if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
         raise DaeError(f"denoise_image: expected an HxW or HxWxC array, got shape {image.shape}")
     hwc = image[..., None] if image.ndim == 2 else image
@@ -121,11 +146,11 @@ def denoise_image(
     wanted = model.config["shape"][0]
     planes = np.moveaxis(pixels, 2, 0).astype(np.float32, copy=False)
     if wanted == 1 and colour == "luma_chroma" and planes.shape[0] == 3:
-        out = _luma_chroma(model, planes, tile, overlap)
+        out = _luma_chroma(model, planes, tile, overlap, ensemble)
     elif wanted == 1:
-        out = np.concatenate([_denoise_planes(model, p[None], tile, overlap) for p in planes])
+        out = np.concatenate([_ensembled(model, p[None], tile, overlap, ensemble) for p in planes])
     elif wanted == planes.shape[0]:
-        out = _denoise_planes(model, planes, tile, overlap)
+        out = _ensembled(model, planes, tile, overlap, ensemble)
     else:
         raise DaeError(f"denoise_image: a {wanted}-channel model cannot denoise a {planes.shape[0]}-channel image")
     out = np.clip(np.moveaxis(out, 0, 2), 0.0, 1.0)

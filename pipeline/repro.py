@@ -252,6 +252,20 @@ def recorded_run(record: dict, dest: Path) -> Path:
 ADDED_MODEL_KEYS = {key: OPTIONAL[key] for key in WRITTEN_WHEN_SET}
 
 
+def recorded_rows(rows: list[dict[str, str]], record: dict) -> tuple[list[dict[str, str]], list[str]]:
+    """compare()'s rows against a natural-image record, less what the record never held, and notes saying so: an
+    early record kept only the models' hashes and the table; runs recorded before the x8 self-ensemble was scored
+    have no x8 rows."""
+    notes = []
+    if "lock" not in record:
+        notes.append("holds only the models' hashes and the table: the rest is not compared.")
+        rows = [r for r in rows if r["a"] != "missing"]
+    if not any("x8" in s for method in record["metrics"]["table"].values() for s in method.values()):
+        notes.append("was recorded before the x8 self-ensemble was scored: its x8 rows are not compared.")
+        rows = [r for r in rows if not (".x8." in r["what"] and r["a"] == "missing")]
+    return rows, notes
+
+
 def natural_record_mismatch(record: dict, params: dict) -> list[str]:
     """What of a natural-image record (docs/data/natural.json) was not made with these params' natural: section."""
     natural, name = params["natural"], record["data"]

@@ -25,6 +25,7 @@ from pipeline.repro import (
     compare,
     fresh_dir,
     natural_record_mismatch,
+    recorded_rows,
     recorded_run,
     run,
     stale_stages,
@@ -73,10 +74,8 @@ def natural(config: str, record_file: str, keep: bool) -> int:
         clear_results(copy)
         print(f"Reproducing {config} from clean in {copy} ...", flush=True)
         run("dvc", "repro", f"evaluate_natural@{record['data']}", cwd=copy)
-        rows = compare(recorded_run(record, work / "recorded"), copy, exact=False)
-        if "lock" not in record:
-            print(f"{record_file} holds only the models' hashes and the table: the rest is not compared.")
-            rows = [r for r in rows if r["a"] != "missing"]
+        rows, notes = recorded_rows(compare(recorded_run(record, work / "recorded"), copy, exact=False), record)
+        print("\n".join(f"{record_file} {note}" for note in notes))
         return report(rows, "recorded", "reproduced")
     finally:
         if not keep:

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -167,3 +168,28 @@ def test_natural_step_times_each_layout_and_refuses_an_unknown_arch():
     assert proc.stderr.strip().splitlines() == [
         "natural_step: no arch transformer in configs/natural-fp32.yaml; it has dncnn, unet, unet-nm, conv"
     ]
+
+
+def test_ensemble_bench_scores_held_out_training_images_one_pass_and_x8(tmp_path):
+    from PIL import Image
+
+    from dae.models import build_model, save_model
+
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "train"
+    photos.mkdir()
+    for i in range(5):  # smooth random images: something for the noise to hide
+        coarse = Image.fromarray(rng.integers(0, 256, (6, 6), dtype="uint8")).resize((40, 40), Image.BICUBIC)
+        coarse.save(photos / f"{i}.png")
+    config = {"data": {"seed": 0}, "natural": {"data": {"mine": {"train": str(photos)}}, "val_images": 2}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    arch = {"arch": "unet", "channels": [8, 16], "blocks": 1, "output": "linear", "hidden": [8], "latent": 4}
+    torch.manual_seed(0)
+    save_model(build_model({**arch, "activation": "relu", "dropout": 0.0, "bottleneck": "dense", "norm": "none"},
+                           (1, 16, 16)), tmp_path / "m.safetensors")  # fmt: skip
+    cmd = [sys.executable, "-m", "bench.ensemble", "--model", str(tmp_path / "m.safetensors"), "--sigmas", "25"]
+    proc = subprocess.run([*cmd, "--config", str(tmp_path / "c.yaml")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout.splitlines()[0])
+    assert row["sigma"] == 25 and row["images"] == 2 and row["x8"] != row["one_pass"]
+    assert row["gain"] == pytest.approx(row["x8"] - row["one_pass"], abs=2e-3) and row["smallest_gain"] <= row["gain"]

@@ -132,7 +132,8 @@ def test_an_existing_output_is_refused_unless_overwrite(run: tuple, tmp_path: Pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--sigma", "loud"], "not a number or 'auto'"), (["--sigma", "300"], "outside 0-255"),
-     (["--model", "nowhere.safetensors"], "model file not found"), (["--tile", "4"], "at least 16")],
+     (["--model", "nowhere.safetensors"], "model file not found"), (["--tile", "4"], "at least 16"),
+     (["--ensemble", "4"], "invalid choice: 4 (choose from 1, 8)")],
 )  # fmt: skip
 def test_usage_errors_exit_2_before_writing(run: tuple, tmp_path: Path, args: list[str], message: str) -> None:
     inputs = run[0]
@@ -149,6 +150,15 @@ def test_sigma_auto_estimates_the_noise_level(run: tuple, tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     estimate = float(proc.stderr.split("estimated noise std ")[1].split()[0].rstrip(";"))
     assert 20 <= estimate <= 30, f"noise of std 25 estimated as {estimate}"
+
+
+def test_ensemble_8_gains_over_one_pass(run: tuple, tmp_path: Path) -> None:
+    inputs, out, clean, _ = run
+    cmd = [sys.executable, "-m", "dae", "denoise", str(inputs / "grey.png"), "-o", str(tmp_path), "--ensemble", "8"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    one, eight = (read_photo(folder / "grey.png").pixels for folder in (out, tmp_path))
+    assert _psnr(eight, clean["grey.png"]) > _psnr(one, clean["grey.png"]) + 0.03
 
 
 def test_console_script_is_installed() -> None:

@@ -161,6 +161,25 @@ def test_luma_chroma_transforms_rgb_there_and_back_and_leaves_other_inputs_alone
         denoise_image(trained, rgb, colour="yuv")
 
 
+def test_ensemble_averages_over_flips_and_turns_so_it_commutes_with_them():
+    torch.manual_seed(0)
+    model = build_model(UNET, (1, 32, 32)).eval()
+    image = RNG.random((36, 52), dtype=np.float32)
+    turned = np.ascontiguousarray(np.rot90(image))
+    plain, x8 = denoise_image(model, image), denoise_image(model, image, ensemble=8)
+    assert x8.shape == image.shape and not np.allclose(plain, x8, atol=1e-3)
+    assert not np.allclose(np.rot90(plain), denoise_image(model, turned), atol=1e-3)  # one pass is not symmetric
+    assert np.allclose(np.rot90(x8), denoise_image(model, turned, ensemble=8), atol=1e-6)  # the ensemble is
+    rgb = RNG.random((20, 24, 3), dtype=np.float32)  # through tiles and the luminance and chroma planes too
+    assert np.allclose(
+        np.fliplr(denoise_image(model, rgb, tile=16, colour="luma_chroma", ensemble=8)),
+        denoise_image(model, np.ascontiguousarray(np.fliplr(rgb)), tile=16, colour="luma_chroma", ensemble=8),
+        atol=1e-6,
+    )
+    with pytest.raises(DaeError, match=r"ensemble = 4 is not allowed; expected 1 \(off\) or 8"):
+        denoise_image(model, image, ensemble=4)
+
+
 def test_test_noise_is_fixed_unclipped_and_scored_at_8_bit():
     clean = np.full((64, 64), 250 / 255, dtype=np.float32)
     noisy = add_test_noise(clean, 25, seed=0, name="a.png")
@@ -239,6 +258,8 @@ def test_the_shipped_blind_model_is_the_recorded_runs_and_denoises():
     noisy = clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape).astype(np.float32)
     gain = score(denoise_image(model, noisy), clean)["psnr"] - score(noisy, clean)["psnr"]
     assert gain > 6, gain
+    x8_gain = score(denoise_image(model, noisy, ensemble=8), clean)["psnr"] - score(noisy, clean)["psnr"]
+    assert x8_gain > gain, (x8_gain, gain)  # the self-ensemble averages away some of the model's own error
 
 
 @pytest.mark.parametrize("record", ["natural.json", "natural-blind.json"])

@@ -13,7 +13,7 @@ from PIL import Image
 
 from dae import load_model
 from dae.models import model_extra
-from pipeline.repro import compare, natural_record_mismatch, recorded_run
+from pipeline.repro import compare, natural_record_mismatch, recorded_rows, recorded_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,12 +85,16 @@ def test_natural_stages_train_evaluate_and_compare_with_bm3d(natural_run: tuple[
     assert set(table) == {"noisy", "bm3d", "dn-25", "un-blind", "un-25"} and set(table["dn-25"]) == {"25"}
     for method in ("bm3d", "dn-25", "un-blind", "un-25"):
         assert table[method]["25"]["psnr"] > table["noisy"]["25"]["psnr"] + 2, (method, table)
+    for method in ("dn-25", "un-blind", "un-25"):  # each model also through the x8 self-ensemble
+        assert table[method]["25"]["x8"]["psnr"] > table["noisy"]["25"]["psnr"] + 2, (method, table)
+        assert table[method]["25"]["x8"]["psnr"] != table[method]["25"]["psnr"]
     assert result["best"]["25"] in ("dn-25", "un-blind", "un-25")
     tuned = project / "data/models/natural/un-25.safetensors"
     assert model_extra(tuned)["from"] == "un-blind" and model_extra(tuned)["sigma"] == 25
     assert load_model(tuned).config["noise_map"] == "estimate"
     assert (project / "plots/natural/tiny.png").read_bytes()[:4] == b"\x89PNG"
-    assert "method,sigma,psnr,ssim" in (project / "plots/natural/tiny.csv").read_text()
+    csv = (project / "plots/natural/tiny.csv").read_text()
+    assert "method,sigma,psnr,ssim" in csv and "\nun-25 x8,25," in csv
     blind = project / "data/models/natural/un-blind.safetensors"
     assert load_model(blind).stride == 2 and model_extra(blind)["sigma"] == "blind"
     assert sh("dvc", "status", "-q", "evaluate_natural@tiny", cwd=project, check=False).returncode == 0
@@ -122,6 +126,17 @@ def test_repro_check_reproduces_a_recorded_natural_run_and_flags_a_changed_numbe
     recorded = json.loads(record.read_text())
     recorded["metrics"]["table"]["un-25"]["25"]["psnr"] += 1.0
     rows = compare(recorded_run(recorded, project.parent / "edited"), project, exact=False)
+    assert [r["what"] for r in rows if r["status"].startswith("DIFFERS")] == [
+        "metrics/natural/tiny.json:table.un-25.25.psnr"
+    ]
+    # A record made before x8 was scored: its missing x8 rows are left out, and nothing else is.
+    for method in ("dn-25", "un-blind", "un-25"):
+        recorded["metrics"]["table"][method]["25"].pop("x8")
+    early = compare(recorded_run(recorded, project.parent / "early"), project, exact=False)
+    rows, notes = recorded_rows(early, recorded)
+    assert not any(".x8." in r["what"] for r in rows) and notes == [
+        "was recorded before the x8 self-ensemble was scored: its x8 rows are not compared."
+    ]
     assert [r["what"] for r in rows if r["status"].startswith("DIFFERS")] == [
         "metrics/natural/tiny.json:table.un-25.25.psnr"
     ]

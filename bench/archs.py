@@ -77,7 +77,8 @@ def table(result: dict[str, Any]) -> str:
     for arch, runs in sorted(result["runs"].items()):
         per_epoch = sum(r["seconds"] for r in runs.values()) / sum(r["epochs"] for r in runs.values())
         scores = {s: r["test_psnr"] for s, r in runs.items()}
-        rows.append((f"`{arch}` (fp32)", scores, next(iter(runs.values()))["params"], f"{per_epoch:.0f}"))
+        precision = "bf16" if next(iter(runs.values()))["train"].get("amp_cpu") else "fp32"
+        rows.append((f"`{arch}` ({precision})", scores, next(iter(runs.values()))["params"], f"{per_epoch:.0f}"))
     stds = [f"{s:g}" for s in STDS]
     best = {s: max(r[1][s] for r in rows if s in r[1]) for s in stds}
     lines = [

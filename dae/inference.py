@@ -131,7 +131,7 @@ def denoise_image(
     (on the 0-255 scale) is for models that take a noise level; this project's models are blind to it and ignore it
     (one with `noise_map: estimate` estimates the level from each tile itself). `ensemble=8` returns the mean of the
     model's outputs over the image's 8 flips and 90-degree rotations: a little sharper and cleaner (about +0.1 dB on
-    held-out natural images), 8 times slower, memory as for one pass plus one plane.
+    held-out natural images), 8 times slower; on top of one pass it holds a sum and a turned copy of the plane.
     """
     del sigma  # accepted so that callers need not know which models take a noise level
     if colour not in COLOUR_MODES:

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from dae.inference import denoise_image
 from dae.io import load_arrays, write_json, write_text
-from dae.models import load_model
+from dae.models import DenoisingAutoencoder, load_model
 from dae.natural import noise_tag, score
 from dae.params import check_unchanged, load_params, natural_models
 from dae.visualise import plot_method_grid
@@ -34,7 +34,9 @@ def crop(image: np.ndarray) -> np.ndarray:
     return image[top : top + CROP, left : left + CROP][None]
 
 
-def score_all(model, arrays: dict, names: list[str], tag: str, tile: int, ensemble: int) -> tuple[dict, dict]:
+def score_all(
+    model: DenoisingAutoencoder, arrays: dict, names: list[str], tag: str, tile: int, ensemble: int
+) -> tuple[dict, dict]:
     """({image: scores}, {image: output}) of one model on every test image at noise level `tag`."""
     outs = {n: denoise_image(model, arrays[f"test_noisy/{tag}/{n}"], tile=tile, ensemble=ensemble) for n in names}
     return {n: score(outs[n], arrays[f"test/{n}"]) for n in names}, outs

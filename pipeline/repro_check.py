@@ -75,7 +75,8 @@ def natural(config: str, record_file: str, keep: bool) -> int:
         print(f"Reproducing {config} from clean in {copy} ...", flush=True)
         run("dvc", "repro", f"evaluate_natural@{record['data']}", cwd=copy)
         rows, notes = recorded_rows(compare(recorded_run(record, work / "recorded"), copy, exact=False), record)
-        print("\n".join(f"{record_file} {note}" for note in notes))
+        for note in notes:
+            print(f"{record_file} {note}")
         return report(rows, "recorded", "reproduced")
     finally:
         if not keep:

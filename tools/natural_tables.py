@@ -109,7 +109,7 @@ def _x8_table(table: dict, sigmas: list[str], head: str, rule: str) -> list[str]
     if not models:
         return []
     x8 = {m: {t: s["x8"] for t, s in table[m].items() if "x8" in s} for m in models}
-    best = {t: max((m for m in models if t in x8[m]), key=lambda m: x8[m][t]["psnr"]) for t in sigmas}
+    best = {t: max((m for m in models if t in x8[m]), key=lambda m: x8[m][t]["psnr"], default=None) for t in sigmas}
     out = [
         "",
         "PSNR (dB) with the x8 self-ensemble (`ensemble=8`: the mean over the 8 flips and turns):",

@@ -193,3 +193,32 @@ def test_ensemble_bench_scores_held_out_training_images_one_pass_and_x8(tmp_path
     row = json.loads(proc.stdout.splitlines()[0])
     assert row["sigma"] == 25 and row["images"] == 2 and row["x8"] != row["one_pass"]
     assert row["gain"] == pytest.approx(row["x8"] - row["one_pass"], abs=2e-3) and row["smallest_gain"] <= row["gain"]
+
+
+@pytest.mark.skipif(not (MIRROR / "train400").is_dir(), reason="no local dataset mirror")
+def test_natural_gpu_script_trains_plans_and_scores_on_the_cpu(tmp_path):
+    # The natural-image GPU runs, on a sample and the CPU: budgets become epochs by a probe, a match shares them.
+    from dae.models import load_model
+
+    tiny = [8, 16, 32, 64]
+    runs = [
+        {"name": "b", "channels": tiny, "sigma": "blind", "epochs": 3, "budget": 1e9, "match": "m"},
+        {"name": "s", "channels": tiny, "sigma": 15, "epochs": 1, "match": "m"},
+        {"name": "f", "channels": tiny, "sigma": 25, "epochs": 1},
+    ]
+    natural = {"patches": 128, "val_patches": 32, "val_images": 3}
+    cmd = ["-m", "bench.natural_gpu", "--device", "cpu", "--mirror", str(MIRROR), "--subset", "6"]
+    cmd += ["--runs", json.dumps(runs), "--natural", json.dumps(natural)]
+    out, save = tmp_path / "natural.json", tmp_path / "models"
+    proc = subprocess.run(
+        [sys.executable, *cmd, "--out", str(out), "--save", str(save)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["epochs"] == {"b": 3, "s": 3, "f": 1}  # the budget allows the cap; "s" follows its match
+    rows = {r["name"]: r for r in result["runs"]}
+    assert [rows[n]["trained_epochs"] for n in "bsf"] == [3, 3, 1]
+    for row in rows.values():
+        assert len(row["held_out"]) == len(row["test"]) == 3 and row["held_out"][0] > row["held_out"][2] > 10
+    model = load_model(save / "b.safetensors")
+    assert model.config["channels"] == tiny and model.config["noise_map"] == "estimate"

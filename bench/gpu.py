@@ -26,7 +26,7 @@ import torch
 import yaml
 
 from bench.__main__ import gpu_rows, table
-from bench.measure import ROOT, gpu_train, machine
+from bench.measure import ROOT, default_mirror, gpu_train, machine
 from bench.probe import json_arg
 from dae.datasets import load_splits
 from dae.io import write_json
@@ -49,12 +49,6 @@ CPU_PSNR = {
     "gaussian-25u": 31.21,
     "gaussian-50u": 27.01,
 }
-
-
-def default_mirror() -> Path:
-    """shared/datasets inside the checkout (what travels to a GPU machine), else the one beside it."""
-    inside = ROOT / "shared" / "datasets"
-    return inside if (inside / "mnist").is_dir() else ROOT.parent / "shared" / "datasets"
 
 
 def sync(device: torch.device) -> None:
@@ -118,7 +112,7 @@ def mnist_sweep(params: dict[str, Any], settings: list[str], device: torch.devic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda (default), or cpu to try the script on a sample")
-    parser.add_argument("--mirror", default=str(default_mirror()), help="folder holding mnist/ (the archives)")
+    parser.add_argument("--mirror", default=str(default_mirror("mnist")), help="folder holding mnist/ (the archives)")
     parser.add_argument("--subset", type=int, default=None, help="cap every split at N images (default: all)")
     parser.add_argument("--train", type=json_arg, default={}, help="JSON overrides of train:, e.g. '{\"epochs\": 30}'")
     parser.add_argument("--settings", nargs="+", help="sweep settings to run (default: all of configs/mnist.yaml)")

@@ -57,6 +57,13 @@ def paired_best(ours: Callable[[], Any], bare: Callable[[], Any], rounds: int = 
     return min(t_ours), min(t_bare)
 
 
+def default_mirror(folder: str) -> Path:
+    """shared/datasets inside the checkout when it holds `folder` (what travels to a GPU machine), else the one
+    beside the checkout."""
+    inside = ROOT / "shared" / "datasets"
+    return inside if (inside / folder).is_dir() else ROOT.parent / "shared" / "datasets"
+
+
 def machine(device: torch.device) -> dict[str, Any]:
     cpu = platform.processor() or "unknown"
     if Path("/proc/cpuinfo").exists():

@@ -27,7 +27,7 @@ import torch
 import yaml
 
 from bench.ensemble import NOISE_SEED
-from bench.measure import machine
+from bench.measure import ROOT, default_mirror, machine
 from bench.probe import json_arg
 from dae.errors import DaeError
 from dae.images import image_folder
@@ -38,7 +38,6 @@ from dae.natural import add_test_noise, level, patch_pairs, resolve_folder, scor
 from dae.params import natural_train
 from pipeline._build import fit_within_memory
 
-ROOT = Path(__file__).resolve().parent.parent
 # Each run: the config's unet-nm at `channels`, trained at `sigma` (blind or a 0-255 std) for `epochs`, or, with a
 # `budget` in seconds, for as many as fit it (at most `epochs`); runs of one `match` train equally long. These are
 # the runs measured on an H200 (docs/natural.md): 63 epochs is what a 170-second budget gave there.
@@ -47,11 +46,6 @@ RUNS = [
     {"name": "wide-blind", "channels": WIDE, "sigma": "blind", "epochs": 63},
     {"name": "wide-15", "channels": WIDE, "sigma": 15, "epochs": 63},
 ]
-
-
-def default_mirror() -> str:
-    inside = ROOT / "shared" / "datasets"
-    return str(inside if (inside / "train400").is_dir() else ROOT.parent / "shared" / "datasets")
 
 
 def load_images(params: dict, mirror: str, subset: int | None) -> dict[str, dict[str, np.ndarray]]:
@@ -117,7 +111,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda (default), or cpu to try the script on a sample")
     parser.add_argument("--config", type=Path, default=ROOT / "configs/natural-blind.yaml")
-    parser.add_argument("--mirror", default=default_mirror(), help="the data mirror holding train400/ and set12/")
+    mirror = str(default_mirror("train400"))
+    parser.add_argument("--mirror", default=mirror, help="the data mirror holding train400/ and set12/")
     parser.add_argument("--subset", type=int, help="cap the training and test folders at N images (a quick try)")
     parser.add_argument("--runs", type=json.loads, default=RUNS, help="JSON list of runs (default: RUNS)")
     parser.add_argument("--natural", type=json_arg, default={}, help="JSON overrides of natural: (e.g. patches)")

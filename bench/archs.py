@@ -51,19 +51,21 @@ def run(args: argparse.Namespace) -> None:
     result = json.loads(OUT.read_text()) if OUT.is_file() else {"runs": {}}
     splits = None
     for arch in args.archs:
+        name = args.name or arch
         for std in args.stds:
             raw = arch_params(arch, args.train)
+            raw["model"] |= args.model
             raw["data"] |= {"mirror": args.mirror}
             params = validate(raw)
             splits = splits or load_splits(params["data"])
             score = train_and_score(params, splits, std, test=None)
-            result["runs"].setdefault(arch, {})[f"{std:g}"] = score | {
+            result["runs"].setdefault(name, {})[f"{std:g}"] = score | {
                 "epochs": params["train"]["epochs"],
                 "train": args.train,
             }
-            result["model"] = result.get("model", {}) | {arch: raw["model"]}
+            result["model"] = result.get("model", {}) | {name: raw["model"]}
             write_json(OUT, result)
-            print(json.dumps({"arch": arch, "std": std, **score}), flush=True)
+            print(json.dumps({"arch": name, "std": std, **score}), flush=True)
 
 
 def n_params(model: dict[str, Any]) -> int:
@@ -104,10 +106,14 @@ def main() -> None:
     parser.add_argument(
         "--train", type=json_arg, default={"amp_cpu": False, "lr": 0.002}, help="JSON overrides of train:"
     )
+    parser.add_argument("--model", type=json_arg, default={}, help="JSON overrides of the arch's model keys")
+    parser.add_argument("--name", help="the row's name in the JSON and the table (default: the arch's key)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--mirror", default=str(ROOT.parent / "shared" / "datasets"), help="folder holding mnist/")
     parser.add_argument("--write", action="store_true", help="only rewrite the docs table from the JSON")
     args = parser.parse_args()
+    if args.name and len(args.archs) > 1:
+        parser.error("--name names one run: give one --archs")
     if args.threads:
         torch.set_num_threads(args.threads)
     if not args.write:

@@ -57,7 +57,8 @@ SMALL = {
     "studies": {
         "epochs": 2,
         "setting": "gaussian-0.2",
-        "grids": {"latent": [4, 16], "dropout": [0.0, 0.3], "noise": [0.2, 0.4]},
+        # One model study and the noise study (which trains across levels): the two kinds a study stage has.
+        "grids": {"latent": [4, 16], "noise": [0.2, 0.4]},
     },
     "probe": {"epochs": 2, "settings": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}}},
 }

@@ -1,6 +1,6 @@
 """python -m bench.archs: the natural-image architectures through the MNIST config, for the MNIST tables.
 
-Each network of configs/natural.yaml's `natural.archs` (taken as it is: nothing is chosen on MNIST) replaces the
+Each network of configs/natural.yaml's `natural.archs` (taken as it is, unless --model changes it) replaces the
 model of configs/mnist.yaml, and trains with that config's recipe (7 epochs, one-cycle lr, PSNR loss, batch 64,
 epoch picked on the val split) at the natural config's lr of 0.002 (at the MNIST config's 0.01 the U-Net's val loss
 was best after the first epoch), in fp32, at clipped gaussian std 0.1, 0.3 and 0.5, like the sweep's per-setting
@@ -9,7 +9,11 @@ the committed run's 31.10 / 24.39 / 21.05 dB. Each result is added to docs/data/
 exists, so a long run can be stopped and resumed (`--archs`, `--stds` pick what to run; finished entries are kept).
 
     python -m bench.archs --archs unet --threads 2
+    python -m bench.archs --archs unet --name unet-3 --model '{"channels": [32, 64, 128]}'   # a variant, as its own row
     python -m bench.archs --write    # only rewrite docs/results.md's table from docs/data/mnist/archs.json
+
+A variant (--model, --name) is a change chosen for MNIST: choose it on val PSNR (`python -m bench.probe` reports it),
+never on the test images this writes.
 """
 
 from __future__ import annotations

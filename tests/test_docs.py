@@ -324,7 +324,7 @@ def test_not_run_list_names_commands_in_the_docs():
 
 
 PARSE_ONLY = r"""
-import argparse, json, runpy, sys
+import argparse, json, os, runpy, sys
 
 class Parsed(Exception):
     pass
@@ -343,6 +343,7 @@ for where, argv in json.loads(sys.argv[1]):
         if argv[0] == "-m":
             runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
         else:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(argv[0])))  # as `python script.py` does
             runpy.run_path(argv[0], run_name="__main__")
         failed.append(f"{where}: {argv} never parsed its arguments")
     except Parsed:
@@ -600,6 +601,32 @@ def test_anomaly_tables_are_the_committed_run():
     doc = (ROOT / "docs/anomaly.md").read_text()
     best = data["mnist"]["scores"][data["mnist"]["best"]]["seeds"]
     assert f"**{100 * best['mean_auroc']:.1f}** ± {100 * best['std_mean_auroc']:.1f}" in doc
+
+
+def _committed_digits_metrics(folder: Path) -> Path:
+    """The default run's metrics as committed (the workspace may hold an experiment's), copied under `folder`."""
+    from conftest import committed_text
+
+    names = ["metrics/eval.json", "metrics/cross_noise.json"]
+    names += [f"metrics/{kind}/{p.name}" for kind in ("sweep", "baselines") for p in (ROOT / "metrics/sweep").glob("*")]
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(committed_text(name))
+    return folder / "metrics"
+
+
+def test_digits_tables_are_the_committed_run(tmp_path: Path):
+    """README.md's results table and docs/results.md's digits tables are what tools/digits_tables.py makes of the
+    committed metrics, and the check notices one number moved."""
+    metrics = _committed_digits_metrics(tmp_path)
+    check = [sys.executable, "tools/digits_tables.py", str(metrics), "--check"]
+    proc = subprocess.run(check, cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    moved = json.loads((metrics / "baselines/gaussian-0.5.json").read_text())
+    moved["median"]["psnr"] += 0.01
+    (metrics / "baselines/gaussian-0.5.json").write_text(json.dumps(moved))
+    proc = subprocess.run(check, cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1 and "results.md: tables out of date" in proc.stderr
 
 
 def test_studies_tables_are_the_committed_runs(tmp_path: Path):

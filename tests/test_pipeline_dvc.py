@@ -18,22 +18,8 @@ def ran(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
 
 
-def test_repro_then_experiment_changes_only_the_main_setting(tmp_path: Path, reproduced: tuple[Path, str]):
-    tiny_project, first = copy_project(reproduced[0], tmp_path / "project"), reproduced[1]
-    assert {
-        "download",
-        "corrupt",
-        "train",
-        "evaluate",
-        "cross_noise",
-        "plots",
-        "corrupt_sweep@gaussian-0.2",
-        "train_sweep@masking-0.5",
-        "evaluate_sweep@masking-0.5",
-        "train_blind@all",
-        "train_anomaly_all@digits",
-        "anomaly",
-    } <= ran(first)
+def _check_main_sweep_and_baselines(tiny_project: Path) -> None:
+    """The main model, every sweep and blind model, the classical baselines and the plots."""
     metrics = json.loads((tiny_project / "metrics/eval.json").read_text())
     assert {"psnr", "ssim", "mse", "noisy_psnr", "noisy_ssim", "noisy_mse"} <= set(metrics)
     assert metrics["psnr"] > metrics["noisy_psnr"]
@@ -62,6 +48,10 @@ def test_repro_then_experiment_changes_only_the_main_setting(tmp_path: Path, rep
         "baselines/gaussian-0.2.png",
     ):
         assert (tiny_project / "plots" / picture).read_bytes()[:4] == b"\x89PNG"
+
+
+def _check_anomaly(tiny_project: Path) -> None:
+    """The one-class anomaly models' AUROC per digit and their plots."""
     anomaly = json.loads((tiny_project / "metrics/anomaly.json").read_text())["digits"]
     assert set(anomaly) == {"scores", "best", "plain"} and "mse" in anomaly["scores"]
     assert anomaly["best"] in anomaly["scores"]
@@ -71,6 +61,10 @@ def test_repro_then_experiment_changes_only_the_main_setting(tmp_path: Path, rep
     assert anomaly["scores"][anomaly["best"]]["mean_auroc"] > 0.8  # 5 epochs on ~45 images a class
     for name in ("roc/digits.csv", "hist/digits.csv", "examples/digits.png", "curves/digits.png"):
         assert (tiny_project / "plots/anomaly" / name).stat().st_size > 0
+
+
+def _check_studies_and_probe(tiny_project: Path) -> None:
+    """Every knob study of the grid and the linear probe of the codes."""
     grids = yaml.safe_load((tiny_project / "params.yaml").read_text())["studies"]["grids"]
     assert {p.stem for p in (tiny_project / "metrics/studies").glob("*.json")} == set(grids)
     latent = json.loads((tiny_project / "metrics/studies/latent.json").read_text())
@@ -80,6 +74,27 @@ def test_repro_then_experiment_changes_only_the_main_setting(tmp_path: Path, rep
     settings = yaml.safe_load((tiny_project / "params.yaml").read_text())["probe"]["settings"]
     assert set(probe) == {"raw", "pca", "ae", "dae", "n_features"} and set(probe["dae"]) == set(settings)
     assert all(0 <= e < 0.9 for e in [probe["raw"], probe["pca"], probe["ae"], *probe["dae"].values()])
+
+
+def test_repro_then_experiment_changes_only_the_main_setting(tmp_path: Path, reproduced: tuple[Path, str]):
+    tiny_project, first = copy_project(reproduced[0], tmp_path / "project"), reproduced[1]
+    assert {
+        "download",
+        "corrupt",
+        "train",
+        "evaluate",
+        "cross_noise",
+        "plots",
+        "corrupt_sweep@gaussian-0.2",
+        "train_sweep@masking-0.5",
+        "evaluate_sweep@masking-0.5",
+        "train_blind@all",
+        "train_anomaly_all@digits",
+        "anomaly",
+    } <= ran(first)
+    _check_main_sweep_and_baselines(tiny_project)
+    _check_anomaly(tiny_project)
+    _check_studies_and_probe(tiny_project)
     assert sh("dvc", "status", "-q", cwd=tiny_project, check=False).returncode == 0
     assert ran(sh("dvc", "repro", cwd=tiny_project).stdout) == set()
 

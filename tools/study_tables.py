@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from _markers import replace_tables
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "studies.md"
 # Where each run's tables live: the digits run beside the studies' explanations, the MNIST run with the results.
@@ -61,11 +63,9 @@ def tables(metrics: Path) -> str:
 
 
 def replace(doc: str, tag: str, text: str) -> str:
-    begin, end = f"<!-- tables {tag}: python tools/study_tables.py", f"<!-- end of tables {tag} -->"
-    head, rest = doc.split(begin, 1)
-    marker_line, rest = rest.split("\n", 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{begin}{marker_line}\n\n{text}\n{end}{tail}"
+    return replace_tables(
+        doc, f"<!-- tables {tag}: python tools/study_tables.py", f"<!-- end of tables {tag} -->", text
+    )
 
 
 def main() -> None:

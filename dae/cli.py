@@ -124,11 +124,15 @@ def _prepare(args: argparse.Namespace) -> tuple[object, dict[Path, Path]]:
     from dae.models import load_model
     from dae.models.files import model_extra
 
+    if args.model.is_dir():
+        raise DaeError(f"{args.model}: is a folder; --model takes a .safetensors model file")
     if not args.model.is_file():
         hint = " (the shipped model: run from a clone of the repository)" if args.model == DEFAULT_MODEL else ""
         raise DaeError(f"{args.model}: model file not found{hint}; pass --model PATH")
     outputs: dict[Path, Path] = {}
     for source in args.inputs:
+        if source.is_dir():
+            raise DaeError(f"{source}: is a folder; pass its files (for example {source / '*'})")
         dest = args.out / source.name
         if dest in outputs.values():
             raise DaeError(f"two inputs would both write {dest}; denoise them into different folders")
@@ -137,6 +141,13 @@ def _prepare(args: argparse.Namespace) -> tuple[object, dict[Path, Path]]:
         raise DaeError(f"{args.out}: exists and is not a folder")
     model = load_model(args.model)
     args.trained = model_extra(args.model)  # what the model was trained on, for --sigma auto's warning
+    if "natural" not in args.trained and args.trained.get("dataset"):
+        # A digits or MNIST model runs on a photo, but its small training images make the photo worse.
+        print(
+            f"dae-denoise: warning: {args.model} was trained on {args.trained['dataset']}, not on photos: expect "
+            "output worse than the input (for photos leave out --model: the shipped models/grey-blind.safetensors)",
+            file=sys.stderr,
+        )
     return model, outputs
 
 

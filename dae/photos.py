@@ -102,7 +102,7 @@ def read_photo(path: str | Path) -> Photo:
                 raise DaeError(f"{path}: image mode {mode}; allowed: {ALLOWED}")
             samples = np.asarray(im)
     except _ERRORS as exc:
-        raise DaeError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") from None
+        raise DaeError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc}); allowed: {ALLOWED}") from None
     if mode == "I" and (samples.max(initial=0) > 65535 or samples.min(initial=0) < 0):
         raise DaeError(f"{path}: 32-bit integer samples outside 0..65535; allowed: {ALLOWED}")
     bits = MODES[mode]

@@ -133,7 +133,7 @@ def test_an_existing_output_is_refused_unless_overwrite(run: tuple, tmp_path: Pa
     ("args", "message"),
     [(["--sigma", "loud"], "not a number or 'auto'"), (["--sigma", "300"], "outside 0-255"),
      (["--model", "nowhere.safetensors"], "model file not found"), (["--tile", "4"], "at least 16"),
-     (["--ensemble", "4"], "invalid choice: 4 (choose from 1, 8)")],
+     (["--ensemble", "4"], "invalid choice: 4 (choose from 1, 8)"), (["--model", "."], "is a folder; --model takes")],
 )  # fmt: skip
 def test_usage_errors_exit_2_before_writing(run: tuple, tmp_path: Path, args: list[str], message: str) -> None:
     inputs = run[0]
@@ -141,6 +141,29 @@ def test_usage_errors_exit_2_before_writing(run: tuple, tmp_path: Path, args: li
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_folder_among_the_inputs_is_refused_with_a_hint(run: tuple, tmp_path: Path) -> None:
+    inputs = run[0]
+    cmd = [sys.executable, "-m", "dae", "denoise", str(inputs / "grey.png"), str(inputs), "-o", str(tmp_path / "o")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and f"{inputs}: is a folder; pass its files" in proc.stderr, proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_digits_model_on_a_photo_is_warned_about(run: tuple, tmp_path: Path) -> None:
+    from dae.models import build_model
+    from dae.models.files import save_model
+
+    inputs = run[0]
+    arch = {"arch": "conv", "channels": [8, 16], "hidden": [32], "latent": 8, "activation": "relu", "dropout": 0.0}
+    save_model(build_model(arch, (1, 8, 8)), tmp_path / "digits.safetensors", extra={"dataset": "digits"})
+    cmd = [sys.executable, "-m", "dae", "denoise", str(inputs / "grey.png"), "-o", str(tmp_path / "o")]
+    proc = subprocess.run([*cmd, "--model", str(tmp_path / "digits.safetensors")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "was trained on digits, not on photos" in proc.stderr
+    shipped = subprocess.run([*cmd, "--overwrite"], capture_output=True, text=True, timeout=120)
+    assert shipped.returncode == 0 and "warning" not in shipped.stderr, shipped.stderr
 
 
 def test_sigma_auto_estimates_the_noise_level(run: tuple, tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -162,8 +164,33 @@ def _denoise_file(model: object, source: Path, dest: Path, args: argparse.Namesp
     photo = read_photo(source)
     sigma = _estimate(photo.pixels, args.trained, source) if args.sigma == "auto" else args.sigma
     colour = args.colour.replace("-", "_")
-    out = denoise_image(model, photo.pixels, sigma=sigma, tile=args.tile, colour=colour, ensemble=args.ensemble)
+    kwargs = {"tile": args.tile, "colour": colour, "ensemble": args.ensemble}
+    with _tile_bar(model, photo.pixels.shape, source.name, kwargs):
+        out = denoise_image(model, photo.pixels, sigma=sigma, **kwargs)
     write_photo(photo, out, dest)
+
+
+@contextmanager
+def _tile_bar(model: object, shape: tuple, name: str, kwargs: dict) -> Iterator[None]:
+    """A second progress bar, over the model's passes on one file, where a file takes more than one (large photos,
+    --ensemble 8): a 24-megapixel photo takes minutes on a CPU."""
+    from dae.inference import model_passes
+
+    passes = model_passes(model, shape, **kwargs)
+    if passes == 1:
+        yield
+        return
+    bar = tqdm(total=passes, desc=name, unit="pass", leave=False, disable=None, dynamic_ncols=True)
+
+    def tick(*_: object) -> None:  # a forward hook: returning None keeps the model's output
+        bar.update()
+
+    hook = model.register_forward_hook(tick)
+    try:
+        yield
+    finally:
+        hook.remove()
+        bar.close()
 
 
 def _estimate(pixels: np.ndarray, trained: dict, source: Path) -> float:

@@ -47,31 +47,57 @@ def _run(model: DenoisingAutoencoder, piece: np.ndarray, multiple: int, mode: st
     return model(x)[0, :, :h, :w].float().cpu().numpy()
 
 
-def _denoise_planes(model: DenoisingAutoencoder, planes: np.ndarray, tile: int, overlap: int) -> np.ndarray:
-    """(C, H, W) in, (C, H, W) out, through tiles blended by their edge-falling weights."""
+def _layout(model: DenoisingAutoencoder, H: int, W: int, tile: int, overlap: int) -> tuple:
+    """(tile height, tile width, pad multiple, pad mode, overlap, tile rows, tile columns) for an H x W plane;
+    no rows and columns when it goes through in one piece."""
     stride = model.stride
-    _, H, W = planes.shape
     if stride is None:  # one fixed input size: tiles of exactly that size, padded up where the image is smaller
         th, tw = model.config["shape"][1:]
-        multiple, mode = max(th, tw), "replicate"
-        overlap = min(th, tw) // 2
+        multiple, mode, overlap = max(th, tw), "replicate", min(th, tw) // 2
     else:
         th = tw = max(stride, tile - tile % stride)
         multiple, mode = stride, "reflect"
-    if stride is not None and max(H / th, W / tw) <= 1:
+        if max(H / th, W / tw) <= 1:
+            return th, tw, multiple, mode, overlap, [], []
+    return th, tw, multiple, mode, overlap, _starts(H, th, max(1, th - overlap)), _starts(W, tw, max(1, tw - overlap))
+
+
+def _denoise_planes(model: DenoisingAutoencoder, planes: np.ndarray, tile: int, overlap: int) -> np.ndarray:
+    """(C, H, W) in, (C, H, W) out, through tiles blended by their edge-falling weights."""
+    _, H, W = planes.shape
+    th, tw, multiple, mode, overlap, rows, columns = _layout(model, H, W, tile, overlap)
+    if not rows:
         return _run(model, planes, multiple, mode)
+    fixed = model.stride is None
     out = np.zeros(planes.shape, dtype=np.float32)
     weight = np.zeros((H, W), dtype=np.float32)
-    for y in _starts(H, th, max(1, th - overlap)):
-        for x in _starts(W, tw, max(1, tw - overlap)):
+    for y in rows:
+        for x in columns:
             piece = planes[:, y : y + th, x : x + tw]
-            if stride is None and piece.shape[1:] != (th, tw):
+            if fixed and piece.shape[1:] != (th, tw):
                 piece = np.pad(piece, ((0, 0), (0, th - piece.shape[1]), (0, tw - piece.shape[2])), mode="edge")
-            result = _run(model, piece, multiple if stride else 1, mode)[:, : min(th, H - y), : min(tw, W - x)]
+            result = _run(model, piece, 1 if fixed else multiple, mode)[:, : min(th, H - y), : min(tw, W - x)]
             w = np.outer(_ramp(result.shape[1], overlap), _ramp(result.shape[2], overlap))
             out[:, y : y + result.shape[1], x : x + result.shape[2]] += result * w
             weight[y : y + result.shape[1], x : x + result.shape[2]] += w
     return out / weight
+
+
+def model_passes(
+    model: DenoisingAutoencoder,
+    shape: tuple,
+    tile: int = 512,
+    overlap: int = 32,
+    colour: str = "channels",
+    ensemble: int = 1,
+) -> int:
+    """How many times `denoise_image` with these arguments calls the model on an image of `shape` (for progress)."""
+    H, W = shape[:2]
+    channels = shape[2] - (shape[2] in (2, 4)) if len(shape) == 3 else 1
+    planes = (3 if colour == "luma_chroma" and channels == 3 else channels) if model.config["shape"][0] == 1 else 1
+    sides = [(H, W), (W, H)] * 4 if ensemble == 8 else [(H, W)]
+    tiles = sum(max(1, len(r) * len(c)) for r, c in (_layout(model, h, w, tile, overlap)[5:] for h, w in sides))
+    return planes * tiles
 
 
 ENSEMBLES = (1, 8)

@@ -190,3 +190,10 @@ def test_console_script_is_installed() -> None:
         pytest.skip("dae-denoise is not on PATH (install the project with pip install -e .)")
     proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--colour {luma-chroma,channels}" in proc.stdout
+
+
+def test_python_m_dae_names_its_command() -> None:
+    bare = subprocess.run([sys.executable, "-m", "dae"], capture_output=True, text=True, timeout=120)
+    assert bare.returncode == 2 and bare.stderr.startswith("usage: python -m dae denoise")
+    helped = subprocess.run([sys.executable, "-m", "dae", "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m dae denoise")

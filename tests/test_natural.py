@@ -144,6 +144,26 @@ def test_denoise_image_colour_alpha_and_fixed_size_models():
         denoise_image(colour, RNG.random((8, 8, 2), dtype=np.float32))
 
 
+@pytest.mark.parametrize(
+    ("shape", "kwargs"),
+    [((150, 203), {}), ((150, 203, 3), {"tile": 64}), ((150, 203, 3), {"tile": 64, "colour": "luma_chroma"}),
+     ((70, 130, 4), {"tile": 64, "ensemble": 8}), ((21, 13), {"dense": True}),
+     ((21, 13, 3), {"dense": True, "ensemble": 8})],
+)  # fmt: skip
+def test_model_passes_counts_the_calls_denoise_image_makes(shape: tuple, kwargs: dict):
+    """dae-denoise's per-file progress bar counts on it."""
+    from dae.inference import model_passes
+
+    kwargs = dict(kwargs)
+    dense = kwargs.pop("dense", False)
+    conv = {**BASE, "arch": "conv", "channels": [8, 16], "blocks": 0, "output": "sigmoid"}
+    model = (build_model(conv, (1, 8, 8)) if dense else build_model(UNET, (1, 32, 32))).eval()
+    calls = []
+    model.register_forward_hook(lambda *_: calls.append(1) and None)
+    denoise_image(model, RNG.random(shape, dtype=np.float32), **kwargs)
+    assert len(calls) == model_passes(model, shape, **kwargs) > 0
+
+
 def test_luma_chroma_transforms_rgb_there_and_back_and_leaves_other_inputs_alone():
     torch.manual_seed(0)
     model = build_model(UNET, (1, 32, 32)).eval()

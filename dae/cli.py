@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 tqdm.write(f"dae-denoise: {exc}", file=sys.stderr)
             bar.update()
     done = len(outputs) - len(failed)
-    print(f"dae-denoise: {done} of {len(outputs)} files denoised into {args.out}", file=sys.stderr)
+    where = f"into {args.out}" if done else "(nothing written)"
+    print(f"dae-denoise: {done} of {len(outputs)} files denoised {where}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -123,6 +123,7 @@ def test_an_existing_output_is_refused_unless_overwrite(run: tuple, tmp_path: Pa
     cmd = [sys.executable, "-m", "dae", "denoise", str(inputs / "grey.png"), "-o", str(tmp_path)]
     refused = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "--overwrite" in refused.stderr
+    assert "0 of 1 files denoised (nothing written)" in refused.stderr
     assert dest.read_bytes() == b"precious"
     done = subprocess.run([*cmd, "--overwrite"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

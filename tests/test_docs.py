@@ -603,22 +603,27 @@ def test_anomaly_tables_are_the_committed_run():
     assert f"**{100 * best['mean_auroc']:.1f}** ± {100 * best['std_mean_auroc']:.1f}" in doc
 
 
-def _committed_digits_metrics(folder: Path) -> Path:
-    """The default run's metrics as committed (the workspace may hold an experiment's), copied under `folder`."""
+def _committed_files(folder: Path, *specs: str) -> list[str]:
+    """The files git tracks under `specs`, copied under `folder` as committed (the workspace may hold an experiment's);
+    the workspace's files where there is no git history (an unpacked archive)."""
     from conftest import committed_text
 
-    names = ["metrics/eval.json", "metrics/cross_noise.json"]
-    names += [f"metrics/{kind}/{p.name}" for kind in ("sweep", "baselines") for p in (ROOT / "metrics/sweep").glob("*")]
+    proc = subprocess.run(["git", "ls-files", *specs], cwd=ROOT, capture_output=True, text=True)
+    names = proc.stdout.split() if proc.returncode == 0 else []
+    if not names:
+        paths = [p for spec in specs for p in ([ROOT / spec] if (ROOT / spec).is_file() else (ROOT / spec).rglob("*"))]
+        names = [str(p.relative_to(ROOT)) for p in paths if p.is_file()]
     for name in names:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(committed_text(name))
-    return folder / "metrics"
+    return names
 
 
 def test_digits_tables_are_the_committed_run(tmp_path: Path):
     """README.md's results table and docs/results.md's digits tables are what tools/digits_tables.py makes of the
     committed metrics, and the check notices one number moved."""
-    metrics = _committed_digits_metrics(tmp_path)
+    _committed_files(tmp_path, "metrics/eval.json", "metrics/cross_noise.json", "metrics/sweep", "metrics/baselines")
+    metrics = tmp_path / "metrics"
     check = [sys.executable, "tools/digits_tables.py", str(metrics), "--check"]
     proc = subprocess.run(check, cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -631,14 +636,7 @@ def test_digits_tables_are_the_committed_run(tmp_path: Path):
 
 def test_studies_tables_are_the_committed_runs(tmp_path: Path):
     """docs/studies.md's digits tables are the committed metrics (not the workspace's: it may hold an experiment)."""
-    from conftest import committed_text
-
-    listed = subprocess.run(
-        ["git", "ls-files", "metrics/studies", "metrics/probe.json"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.split() or [str(p.relative_to(ROOT)) for p in (ROOT / "metrics/studies").glob("*.json")]
-    for name in listed:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(committed_text(name))
+    listed = _committed_files(tmp_path, "metrics/studies", "metrics/probe.json")
     runs = [(tmp_path / "metrics", "digits")]
     if (ROOT / "docs/data/mnist").is_dir():
         runs.append((ROOT / "docs/data/mnist", "mnist"))

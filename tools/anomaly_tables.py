@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from _markers import replace_tables
+from _markers import refresh, replace_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "anomaly.md"
@@ -107,13 +106,8 @@ def main() -> None:
     if not (args.write or args.check):
         print(text, end="")
         return
-    doc = DOC.read_text()
-    new = replace_tables(doc, BEGIN, END, text)
-    if args.check:
-        if new != doc:
-            sys.exit("docs/anomaly.md: tables out of date; run python tools/anomaly_tables.py ... --write")
-        return
-    DOC.write_text(new)
+    new = replace_tables(DOC.read_text(), BEGIN, END, text)
+    refresh({DOC: new}, args.check, f"run python tools/anomaly_tables.py {args.metrics} --write")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from _markers import replace_tables
+from _markers import refresh, replace_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 README, RESULTS = ROOT / "README.md", ROOT / "docs" / "results.md"
@@ -132,15 +132,9 @@ def main() -> None:
     if not (args.write or args.check):
         print("\n\n".join("\n".join(t) for t in (readme_rows(run), blind_table(run), baselines_tables(run))))
         return
-    stale = [path for path, text in pages(run).items() if text != path.read_text()]
-    if args.check:
-        if stale:
-            names = ", ".join(p.name for p in stale)
-            sys.exit(f"{names}: tables out of date; run python tools/digits_tables.py {args.metrics} --write")
-        return
-    for path, text in pages(run).items():
-        path.write_text(text)
-    print("wrote " + (", ".join(str(p.relative_to(ROOT)) for p in stale) or "nothing (up to date)"))
+    written = refresh(pages(run), args.check, f"run python tools/digits_tables.py {args.metrics} --write")
+    if args.write:
+        print("wrote " + (", ".join(str(p.relative_to(ROOT)) for p in written) or "nothing (up to date)"))
 
 
 if __name__ == "__main__":

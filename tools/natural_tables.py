@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from _markers import replace_tables
+from _markers import refresh, replace_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "natural.md"
@@ -150,10 +150,7 @@ def main() -> None:
     if begin not in doc:
         sys.exit(f"docs/natural.md: no tables block for {args.source} (a line starting {begin.strip()!r})")
     new = replace_tables(doc, begin, END, text)
-    if args.check and new != doc:
-        sys.exit(f"docs/natural.md: tables out of date; run tools/natural_tables.py {args.source} --write")
-    if args.write:
-        DOC.write_text(new)
+    refresh({DOC: new}, args.check, f"run python tools/natural_tables.py {args.source} --write")
 
 
 if __name__ == "__main__":

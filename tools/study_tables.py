@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from _markers import replace_tables
+from _markers import refresh, replace_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "studies.md"
@@ -81,12 +80,7 @@ def main() -> None:
         return
     tag = args.write or args.check
     path = DOCS.get(tag, DOC)
-    doc = path.read_text()
-    new = replace(doc, tag, text)
-    if args.check and new != doc:
-        sys.exit(f"{path.relative_to(ROOT)}: the {tag} tables are out of date; run with --write {tag}")
-    if args.write:
-        path.write_text(new)
+    refresh({path: replace(path.read_text(), tag, text)}, bool(args.check), f"run with --write {tag}")
 
 
 if __name__ == "__main__":

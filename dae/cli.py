@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dae-denoise: error: {exc}", file=sys.stderr)
         return 2
     failed = []
-    bar = tqdm(total=len(outputs), desc="denoise", unit="file", disable=None, dynamic_ncols=True)
+    bar = _bar(total=len(outputs), desc="denoise", unit="file")
     with bar:
         for source, dest in outputs.items():
             bar.set_postfix_str(source.name)
@@ -120,6 +121,17 @@ def main(argv: list[str] | None = None) -> int:
     where = f"into {args.out}" if done else "(nothing written)"
     print(f"dae-denoise: {done} of {len(outputs)} files denoised {where}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _bar(**kwargs: object) -> tqdm:
+    """A bar on a terminal (none in a pipe or a log) that follows the terminal's size. Some terminals report a
+    size of 0 (`docker exec -t` as it starts, `script` without one), where tqdm would draw nothing: 80x24 there."""
+    try:
+        columns, lines = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):  # not a terminal, or stderr replaced: disable=None hides the bar anyway
+        columns, lines = 0, 0
+    size = {"dynamic_ncols": True} if columns and lines else {"ncols": columns or 80, "nrows": lines or 24}
+    return tqdm(disable=None, **size, **kwargs)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[object, dict[Path, Path]]:
@@ -181,7 +193,7 @@ def _tile_bar(model: object, shape: tuple, name: str, kwargs: dict) -> Iterator[
     if passes == 1:
         yield
         return
-    bar = tqdm(total=passes, desc=name, unit="pass", leave=False, disable=None, dynamic_ncols=True)
+    bar = _bar(total=passes, desc=name, unit="pass", leave=False)
 
     def tick(*_: object) -> None:  # a forward hook: returning None keeps the model's output
         bar.update()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,8 @@ def optional(spec: Spec) -> Spec:
 
 
 def int_list(item: Spec, longest: int, shortest: int = 1, unique: bool = False) -> Spec:
-    allowed = f"a list of {shortest} to {longest} {'different ' if unique else ''}entries, each {item.allowed}"  # type: ignore[attr-defined]
+    count = f"{shortest}" if shortest == longest else f"{shortest} to {longest}"
+    allowed = f"a list of {count} {'different ' if unique else ''}entries, each {item.allowed}"  # type: ignore[attr-defined]
 
     def check(key: str, value: Any) -> list[Any]:
         if isinstance(value, str):  # `-S model.channels=[16,32]` can arrive as text
@@ -529,6 +530,32 @@ def anomaly_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return anomaly["model"], {**params["train"], **anomaly["train"]}
 
 
+def _drop(grids: dict[str, list], study: str, value: str, reason: str) -> str:
+    """A study value that the rest of the params cannot train, and the `dvc exp run` option that drops it."""
+    rest = ",".join(str(v) for v in grids[study] if v != value)
+    return f"studies.grids.{study} has {value!r}, which {reason}; drop it: -S 'studies.grids.{study}=[{rest}]'"
+
+
+def _bce_conflicts(out: dict[str, Any]) -> Iterator[str]:
+    """Every model the params train with loss bce but no sigmoid output (BCE takes probabilities). The study, anomaly
+    and natural models count too: found only by their own stage, a conflict stops a run halfway through."""
+    model, train, grids = out["model"], out["train"], out["studies"]["grids"]
+    why = "(BCE takes probabilities)"
+    if train["loss"] == "bce" and model["output"] != "sigmoid":
+        yield f"train.loss = 'bce' needs model.output = 'sigmoid' {why}"
+    if "bce" in grids.get("loss", []) and model["output"] != "sigmoid":
+        yield _drop(grids, "loss", "bce", f"needs model.output = 'sigmoid' {why}")
+    if train["loss"] == "bce" and "linear" in grids.get("output", []):
+        yield _drop(grids, "output", "linear", f"train.loss = 'bce' cannot train {why}")
+    anomaly_model, anomaly_train = anomaly_params(out)
+    if anomaly_train["loss"] == "bce" and anomaly_model["output"] != "sigmoid":
+        yield f"the anomaly models train with loss 'bce', which needs anomaly.model.output = 'sigmoid' {why}"
+    for name, entry in natural_models(out["natural"]).items():
+        loss = entry["loss"] or natural_train(out)["loss"]
+        if loss == "bce" and out["natural"]["archs"][entry["arch"]]["output"] != "sigmoid":
+            yield f"natural model {name} trains with loss 'bce', which needs its arch's output = 'sigmoid' {why}"
+
+
 def validate(raw: Any) -> dict[str, Any]:
     """Check and coerce a whole params mapping; raises ParamError with one line naming the bad key."""
     if not isinstance(raw, dict):
@@ -548,8 +575,8 @@ def validate(raw: Any) -> dict[str, Any]:
     out["blind"] = _blind(raw.get("blind"), out["sweep"], out["noise"]["clip"])
     _check_anomaly(out["anomaly"])
     _check_natural(out["natural"])
-    if out["train"]["loss"] == "bce" and out["model"]["output"] != "sigmoid":
-        raise ParamError("params: train.loss = 'bce' needs model.output = 'sigmoid' (BCE takes probabilities)")
+    for conflict in _bce_conflicts(out):
+        raise ParamError(f"params: {conflict}")
     if out["studies"]["setting"] not in out["sweep"]:
         raise ParamError(
             f"params: studies.setting = {out['studies']['setting']!r} is not a sweep key; "

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import yaml
@@ -93,3 +95,49 @@ def test_bce_with_a_linear_output_is_refused_in_one_line():
     raw["model"]["output"] = "linear"
     with pytest.raises(ParamError, match=r"train.loss = 'bce' needs model.output = 'sigmoid'"):
         validate(raw)
+
+
+def _params_with(changes: dict) -> dict:
+    raw = yaml.safe_load(committed_text("params.yaml"))
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = raw
+        for key in parents:
+            node = node[key]
+        node[last] = copy.deepcopy(value)  # NATURAL's entries stay as written
+    return raw
+
+
+NATURAL = {
+    "natural.data": {"x": {"train": "train400", "test": "set12"}},
+    "natural.models": {"n": {"data": "x", "arch": "conv", "sigma": 25, "epochs": 1, "loss": "bce"}},
+}
+
+
+@pytest.mark.parametrize(
+    "changes, message, fix",
+    [
+        (
+            {"train.loss": "bce"},
+            r"grids.output has 'linear', which train.loss = 'bce' cannot train .*-S 'studies.grids.output=\[sigmoid\]'",
+            {"studies.grids.output": ["sigmoid"]},
+        ),
+        (
+            {"model.output": "linear"},
+            r"grids.loss has 'bce', which needs model.output = 'sigmoid' .*-S 'studies.grids.loss=\[mse,psnr\]'",
+            {"studies.grids.loss": ["mse", "psnr"]},
+        ),
+        (
+            {"anomaly.model.output": "linear", "train.loss": "bce", "studies.grids.output": ["sigmoid"]},
+            "the anomaly models train with loss 'bce'",
+            {"anomaly.model.output": "sigmoid"},
+        ),
+        (NATURAL, "natural model n trains with loss 'bce'", {"natural.models.n.loss": "mse"}),
+    ],
+    ids=["bce with the output study", "linear with the loss study", "anomaly", "natural"],
+)
+def test_bce_without_a_sigmoid_is_refused_for_every_model_the_params_train(changes: dict, message: str, fix: dict):
+    """Each of these passed check_params and failed in its own stage, after the stages before it rewrote outputs."""
+    with pytest.raises(ParamError, match=message):
+        validate(_params_with(changes))
+    validate(_params_with({**changes, **fix}))  # the change the message asks for is enough

@@ -20,7 +20,8 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "grey-blind.saf
 DESCRIPTION = """\
 Denoise image files that are already noisy (nothing is ever added): PNG, JPEG or TIFF; grey, grey+alpha, RGB or
 RGBA; 8 or 16 bit; any size. Each output has the name, size, mode, bit depth, EXIF (orientation included) and ICC
-profile of its input; a JPEG is re-encoded with its own quantisation tables. Alpha is passed through untouched.
+profile of its input (16-bit colour PNG: the pixels only); a JPEG is re-encoded with its own quantisation tables.
+Alpha is passed through untouched.
 
 Colour: a grey model (the default one) denoises an RGB photo as one luminance and two chroma planes (with
 --colour channels: each colour channel on its own); a colour model (trained on CIFAR-10 or colour patches)
@@ -100,7 +101,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from PIL import Image
+
     args = parser().parse_args(argv)
+    # Pillow refuses images over 179 megapixels as possible decompression bombs; these are the user's own files, and
+    # the tiles keep the model's memory bounded, so "any size" holds.
+    Image.MAX_IMAGE_PIXELS = None
     try:
         model, outputs = _prepare(args)
     except DaeError as exc:
@@ -113,9 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix_str(source.name)
             try:
                 _denoise_file(model, source, dest, args)
-            except DaeError as exc:
+            except Exception as exc:  # one file's failure, whatever it is, must not stop the batch
                 failed.append(source)
-                tqdm.write(f"dae-denoise: {exc}", file=sys.stderr)
+                what = exc if isinstance(exc, DaeError) else f"{source}: failed ({exc.__class__.__name__}: {exc})"
+                tqdm.write(f"dae-denoise: {what}", file=sys.stderr)
             bar.update()
     done = len(outputs) - len(failed)
     where = f"into {args.out}" if done else "(nothing written)"
@@ -163,6 +170,10 @@ def _prepare(args: argparse.Namespace) -> tuple[object, dict[Path, Path]]:
             "output worse than the input (for photos leave out --model: the shipped models/grey-blind.safetensors)",
             file=sys.stderr,
         )
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DaeError(f"{args.out}: cannot create the output folder ({exc.strerror or exc})") from None
     return model, outputs
 
 
@@ -206,14 +217,34 @@ def _tile_bar(model: object, shape: tuple, name: str, kwargs: dict) -> Iterator[
         bar.close()
 
 
-def _estimate(pixels: np.ndarray, trained: dict, source: Path) -> float:
+def _estimate(pixels: np.ndarray, trained: dict, source: Path) -> float | None:
     """The noise std (0-255) scikit-image estimates from the colour channels, said aloud with the model's range."""
+    import warnings
+
     from skimage.restoration import estimate_sigma
 
     colour = pixels if pixels.ndim == 2 else pixels[..., : 3 if pixels.shape[2] >= 3 else 1]
     axis = None if colour.ndim == 2 else -1
-    sigma = float(estimate_sigma(colour, channel_axis=axis, average_sigmas=True)) * 255
-    low, high = trained.get("blind") or [trained.get("sigma", sigma)] * 2
-    note = "" if low - 5 <= sigma <= high + 5 else f"; outside the {low:g}-{high:g} the model was trained on"
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # a flat image gives NaN, said below
+        warnings.simplefilter("ignore")
+        sigma = float(estimate_sigma(colour, channel_axis=axis, average_sigmas=True)) * 255
+    if not np.isfinite(sigma):
+        tqdm.write(f"dae-denoise: {source.name}: no noise level to estimate (a flat or tiny image)", file=sys.stderr)
+        return None
+    span = _trained_range(trained)
+    outside = span is not None and not span[0] - 5 <= sigma <= span[1] + 5
+    note = f"; outside the {span[0]:g}-{span[1]:g} the model was trained on" if outside else ""
     tqdm.write(f"dae-denoise: {source.name}: estimated noise std {sigma:.1f}{note}", file=sys.stderr)
     return sigma
+
+
+def _trained_range(trained: dict) -> tuple[float, float] | None:
+    """The gaussian noise std range (0-255) a model was trained on, from its file's header; None if it does not say."""
+    blind = trained.get("blind")
+    if isinstance(blind, list) and len(blind) == 2:  # a natural-image blind model: [low, high] on 0-255
+        return float(blind[0]), float(blind[1])
+    if isinstance(blind, dict):  # a train_blind@ model: ranges per noise type on the [0, 1] scale
+        spans = [(r["low"] * 255, r["high"] * 255) for r in blind.get("ranges", []) if r.get("type") == "gaussian"]
+        return spans[0] if spans else None
+    sigma = trained.get("sigma")
+    return (float(sigma), float(sigma)) if isinstance(sigma, int | float) else None

@@ -56,7 +56,7 @@ def _layout(model: DenoisingAutoencoder, H: int, W: int, tile: int, overlap: int
         multiple, mode, overlap = max(th, tw), "replicate", min(th, tw) // 2
     else:
         th = tw = max(stride, tile - tile % stride)
-        multiple, mode = stride, "reflect"
+        multiple, mode, overlap = stride, "reflect", min(overlap, th // 4)  # small tiles still move by 3/4 of a tile
         if max(H / th, W / tw) <= 1:
             return th, tw, multiple, mode, overlap, [], []
     return th, tw, multiple, mode, overlap, _starts(H, th, max(1, th - overlap)), _starts(W, tw, max(1, tw - overlap))
@@ -113,7 +113,9 @@ def _ensembled(model: DenoisingAutoencoder, planes: np.ndarray, tile: int, overl
         for flip in (False, True):
             view = np.rot90(planes, turns, axes=(1, 2))
             view = view[:, :, ::-1] if flip else view
-            result = _denoise_planes(model, np.ascontiguousarray(view), tile, overlap)
+            # A copy, not np.ascontiguousarray: that keeps a flipped axis of length 1 as a negative-stride view,
+            # which torch.from_numpy refuses.
+            result = _denoise_planes(model, view.copy(), tile, overlap)
             result = result[:, :, ::-1] if flip else result
             out += np.rot90(result, -turns, axes=(1, 2))
     return out / np.float32(ensemble)
@@ -166,6 +168,8 @@ def denoise_image(
         raise DaeError(f"denoise_image: ensemble = {ensemble!r} is not allowed; expected 1 (off) or 8 (flips, turns)")
     if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
         raise DaeError(f"denoise_image: expected an HxW or HxWxC array, got shape {image.shape}")
+    if image.dtype.kind != "f":  # uint8 0-255 would be read as far above 1 and come back as white
+        raise DaeError(f"denoise_image: expected floats in [0, 1], got {image.dtype} (divide 8-bit images by 255)")
     hwc = image[..., None] if image.ndim == 2 else image
     alpha = hwc.shape[2] in (2, 4)
     pixels = hwc[..., :-1] if alpha else hwc

@@ -24,7 +24,16 @@ FORMATS = ("PNG", "JPEG", "TIFF")
 # (a denoised image has more levels than a palette holds) and written as RGB(A) / L.
 MODES = {"L": 8, "LA": 8, "RGB": 8, "RGBA": 8, "I;16": 16, "I;16B": 16, "I": 16}
 ALLOWED = "grey, grey+alpha, RGB or RGBA, 8 or 16 bit, PNG, JPEG or TIFF"
-_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError)
+_ERRORS = (
+    UnidentifiedImageError,
+    OSError,
+    ValueError,
+    SyntaxError,
+    struct.error,
+    EOFError,
+    Image.DecompressionBombError,
+)
+_ORIENTATION = 0x0112  # the EXIF tag that says how to turn the image for display
 
 
 @dataclass
@@ -57,7 +66,8 @@ def _read_16bit_colour(path: Path, fmt: str) -> np.ndarray | None:
             return None
         import png
 
-        width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+        # read(), not asDirect(): that one scales samples down to the sBIT chunk's significant bits.
+        width, height, rows, info = png.Reader(filename=str(path)).read()
         return np.vstack(list(rows)).astype(np.uint16).reshape(height, width, info["planes"])
     if fmt == "TIFF":
         import tifffile
@@ -77,7 +87,10 @@ def _metadata(im: Image.Image) -> dict[str, Any]:
     info = {k: im.info[k] for k in ("exif", "icc_profile", "dpi") if im.info.get(k)}
     if im.format == "TIFF" and im.info.get("compression") not in (None, "raw"):
         info["compression"] = im.info["compression"]
-    if im.format == "JPEG":  # re-encoded with the input's own quantisation, so the quality stays what it was
+    if im.format == "TIFF" and im.getexif().get(_ORIENTATION):  # a TIFF's EXIF tags are its own; keep its turn
+        info["exif"] = Image.Exif()
+        info["exif"][_ORIENTATION] = im.getexif()[_ORIENTATION]
+    if im.format in ("JPEG", "MPO"):  # re-encoded with the input's own quantisation, so the quality stays what it was
         info |= {"qtables": im.quantization, "subsampling": JpegImagePlugin.get_sampling(im)}
     return info
 
@@ -87,7 +100,8 @@ def read_photo(path: str | Path) -> Photo:
     path = Path(path)
     try:
         with Image.open(path) as im:
-            fmt, mode, info = im.format, im.mode, _metadata(im)
+            # MPO: how Pillow names a phone's JPEG that carries more images (depth, gain maps); the first is the photo
+            fmt, mode, info = "JPEG" if im.format == "MPO" else im.format, im.mode, _metadata(im)
             if fmt not in FORMATS:
                 raise DaeError(f"{path}: {fmt} file; allowed: {ALLOWED}")
             wide = _read_16bit_colour(path, fmt)
@@ -95,8 +109,11 @@ def read_photo(path: str | Path) -> Photo:
                 mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[wide.shape[2]]
                 return Photo(wide.astype(np.float32) / 65535, 16, fmt, mode, info)
             im.load()
-            if mode in ("P", "PA", "1"):
-                im = im.convert("L" if mode == "1" else "RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
+            if mode in ("P", "PA", "1") or (mode in ("L", "RGB") and "transparency" in im.info):
+                if mode == "1":  # a 1-bit TIFF's fax compression (group 3, 4) cannot hold the grey levels it gets
+                    info.pop("compression", None)
+                keyed = "transparency" in im.info or mode == "PA"  # a transparent colour becomes an alpha channel
+                im = im.convert("L" if mode == "1" else ("LA" if mode == "L" else "RGBA") if keyed else "RGB")
                 mode = im.mode
             if mode not in MODES:
                 raise DaeError(f"{path}: image mode {mode}; allowed: {ALLOWED}")
@@ -123,7 +140,21 @@ def _save_16bit_colour(photo: Photo, samples: np.ndarray, tmp: Path) -> None:
     extras = {"extrasamples": ["unassalpha"]} if samples.shape[2] in (2, 4) else {}
     photometric = "minisblack" if samples.shape[2] == 2 else "rgb"
     icc = photo.info.get("icc_profile")
-    tifffile.imwrite(tmp, samples, photometric=photometric, iccprofile=icc, **extras)
+    tifffile.imwrite(tmp, samples, photometric=photometric, iccprofile=icc, **extras, **_tiff_tags(photo.info))
+
+
+def _tiff_tags(info: dict[str, Any]) -> dict[str, Any]:
+    """tifffile's arguments for what Pillow read from a TIFF: its resolution, orientation and deflate compression
+    (other compressions need imagecodecs to write; those files are written uncompressed)."""
+    kwargs: dict[str, Any] = {}
+    if info.get("dpi"):
+        kwargs |= {"resolution": tuple(info["dpi"]), "resolutionunit": "INCH"}
+    if info.get("compression") in ("tiff_adobe_deflate", "tiff_deflate"):
+        kwargs["compression"] = "zlib"
+    exif = info.get("exif")
+    if isinstance(exif, Image.Exif) and exif.get(_ORIENTATION):
+        kwargs["extratags"] = [(_ORIENTATION, "H", 1, exif[_ORIENTATION], True)]
+    return kwargs
 
 
 def write_photo(photo: Photo, pixels: np.ndarray, path: str | Path) -> None:

@@ -234,3 +234,77 @@ def test_the_bar_draws_on_a_terminal(run: tuple, tmp_path: Path, columns: int) -
     shown = _in_terminal(cmd, columns)
     assert "denoise: 100%|" in shown and "1/1" in shown, shown
     assert "1 of 1 files denoised" in shown
+
+
+def _write_odd_inputs(folder: Path) -> None:
+    """Files of kinds that once stopped the batch or came out wrong."""
+    import png
+
+    rng = np.random.default_rng(7)
+    grey = (rng.random((40, 50)) * 200).astype(np.uint8)
+    rgb = (rng.random((40, 50, 3)) * 200).astype(np.uint8)
+    Image.fromarray(grey).save(folder / "keyed.png", transparency=5)  # grey 5 is transparent (a tRNS chunk)
+    Image.fromarray(grey > 100).save(folder / "fax.tif", compression="group4")  # 1-bit, fax compression
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(folder / "turned.tif", exif=exif, dpi=(300, 300))
+    wide = rgb.astype(np.uint16) * 257
+    tags = {"resolution": (300, 300), "resolutionunit": "INCH", "compression": "zlib"}
+    tifffile.imwrite(folder / "turned16.tif", wide, photometric="rgb", extratags=[(0x0112, "H", 1, 6, True)], **tags)
+    with open(folder / "sbit.png", "wb") as f:  # 16-bit samples with 12 significant bits (an sBIT chunk)
+        png.Writer(50, 40, greyscale=False, bitdepth=12).write(f, (rgb.astype(np.uint16) * 16).reshape(40, 150))
+    Image.fromarray(rgb).save(folder / "phone.jpg", format="MPO", save_all=True, append_images=[Image.fromarray(grey)])
+    Image.fromarray(grey[:1]).save(folder / "row.png")
+    Image.fromarray(grey).save(folder / ("n" * 240 + ".png"))  # its temporary name is too long for the file system
+
+
+def test_odd_files_are_written_right_and_one_that_fails_does_not_stop_the_batch(tmp_path: Path) -> None:
+    import png
+
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    _write_odd_inputs(inputs)
+    cmd = [
+        sys.executable,
+        "-m",
+        "dae",
+        "denoise",
+        *sorted(map(str, inputs.iterdir())),
+        "-o",
+        str(out),
+        "--ensemble",
+        "8",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "nnnn.png: failed (OSError: [Errno 36]" in proc.stderr and "7 of 8 files denoised" in proc.stderr
+    keyed, source = np.asarray(Image.open(out / "keyed.png")), np.asarray(Image.open(inputs / "keyed.png"))
+    assert keyed.shape == (40, 50, 2) and np.array_equal(keyed[..., 1] == 0, source == 5)
+    assert Image.open(out / "fax.tif").mode == "L"
+    for name in ("turned.tif", "turned16.tif"):  # orientation and resolution kept, 8 and 16 bit
+        turned = Image.open(out / name)
+        assert turned.getexif().get(0x0112) == 6 and turned.info["dpi"] == (300, 300), name
+    assert Image.open(out / "turned16.tif").info["compression"] == "tiff_adobe_deflate"
+    means = [
+        np.vstack(list(png.Reader(filename=str(f)).read()[2])).mean() for f in (inputs / "sbit.png", out / "sbit.png")
+    ]
+    assert abs(means[1] / means[0] - 1) < 0.02  # not 16 times darker
+    assert Image.open(out / "phone.jpg").format == "JPEG" and Image.open(out / "row.png").size == (50, 1)
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    image = tmp_path / "grey.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(image)
+    cmd = [sys.executable, "-m", "dae", "denoise", str(image), "-o", str(tmp_path / "file" / "out")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "cannot create the output folder" in proc.stderr, proc.stderr
+
+
+def test_sigma_auto_reads_the_trained_range_of_every_kind_of_model() -> None:
+    from dae.cli import _trained_range
+
+    assert _trained_range({"blind": [0.0, 55.0]}) == (0.0, 55.0)  # a natural-image blind model
+    digits = {"blind": {"ranges": [{"type": "gaussian", "low": 0.1, "high": 0.5}], "clip": True}}
+    assert _trained_range(digits) == pytest.approx((25.5, 127.5))  # a train_blind@ model, on the [0, 1] scale
+    assert _trained_range({"sigma": 25}) == (25.0, 25.0) and _trained_range({"dataset": "digits"}) is None

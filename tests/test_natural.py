@@ -312,3 +312,21 @@ def test_each_natural_config_is_valid_and_is_what_its_record_ran(config: str, re
     params = yaml.safe_load((root / "configs" / config).read_text())
     validate(params)
     assert natural_record_mismatch(json.loads((root / "docs/data" / record).read_text()), params) == []
+
+
+@pytest.mark.parametrize("shape", [(1, 40), (5, 1), (1, 1), (1, 1, 3)])
+def test_images_down_to_one_pixel_go_through_the_ensemble(shape: tuple):
+    """A flipped axis of length 1 is a negative-stride view that torch refuses unless it is copied."""
+    model = build_model(UNET, (1, 32, 32)).eval()
+    assert denoise_image(model, RNG.random(shape, dtype=np.float32), ensemble=8).shape == shape
+
+
+def test_small_tiles_still_move_by_most_of_a_tile_and_integer_images_are_refused():
+    from dae.inference import model_passes
+
+    model = build_model(UNET, (1, 32, 32)).eval()
+    # 32-pixel tiles overlap by a quarter tile (8), not by the default 32, which would move them 1 pixel at a time
+    # (169 ** 2 = 28,561 passes for this image instead of 8 ** 2).
+    assert model_passes(model, (200, 200), tile=32) == 8**2
+    with pytest.raises(DaeError, match=r"expected floats in \[0, 1\], got uint8 \(divide 8-bit images by 255\)"):
+        denoise_image(model, np.zeros((8, 8), dtype=np.uint8))

@@ -20,8 +20,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "grey-blind.saf
 DESCRIPTION = """\
 Denoise image files that are already noisy (nothing is ever added): PNG, JPEG or TIFF; grey, grey+alpha, RGB or
 RGBA; 8 or 16 bit; any size. Each output has the name, size, mode, bit depth, EXIF (orientation included) and ICC
-profile of its input (16-bit colour PNG: the pixels only); a JPEG is re-encoded with its own quantisation tables.
-Alpha is passed through untouched.
+profile of its input; a JPEG is re-encoded with its own quantisation tables. Alpha is passed through untouched.
 
 Colour: a grey model (the default one) denoises an RGB photo as one luminance and two chroma planes (with
 --colour channels: each colour channel on its own); a colour model (trained on CIFAR-10 or colour patches)

@@ -7,6 +7,7 @@ word, so those files go through pypng (PNG) or tifffile (TIFF), found from the f
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,40 @@ def _read_16bit_colour(path: Path, fmt: str) -> np.ndarray | None:
     return None
 
 
+# Chunks of a 16-bit colour PNG copied to its output (pypng writes the pixels; these say how to show them).
+_PNG_KEPT = (b"iCCP", b"sRGB", b"gAMA", b"cHRM", b"pHYs", b"eXIf")
+
+
+def _png_chunks(path: Path) -> list[tuple[bytes, bytes]]:
+    import png
+
+    return [(kind, data) for kind, data in png.Reader(filename=str(path)).chunks() if kind in _PNG_KEPT]
+
+
+def _read_grey_alpha_16bit_tiff(path: Path) -> Photo | None:
+    """A 16-bit grey + alpha TIFF, which Pillow cannot open, through tifffile with its ICC profile, resolution,
+    orientation and deflate compression; None for any other file."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            samples, tags, compression = page.asarray(), page.tags, int(page.compression)
+    except Exception:  # not a TIFF, or not one tifffile reads: the caller reports it
+        return None
+    if samples.dtype != np.uint16 or samples.ndim != 3 or samples.shape[2] != 2:
+        return None
+    info: dict[str, Any] = {"compression": "tiff_adobe_deflate"} if compression in (8, 32946) else {}
+    if "InterColorProfile" in tags:
+        info["icc_profile"] = bytes(tags["InterColorProfile"].value)
+    if "XResolution" in tags and "YResolution" in tags and getattr(tags.get("ResolutionUnit"), "value", 2) == 2:
+        info["dpi"] = tuple(n / d for n, d in (tags["XResolution"].value, tags["YResolution"].value))
+    if "Orientation" in tags:
+        info["exif"] = Image.Exif()
+        info["exif"][_ORIENTATION] = int(tags["Orientation"].value)
+    return Photo(samples.astype(np.float32) / 65535, 16, "TIFF", "LA;16", info)
+
+
 def _metadata(im: Image.Image) -> dict[str, Any]:
     info = {k: im.info[k] for k in ("exif", "icc_profile", "dpi") if im.info.get(k)}
     if im.format == "TIFF" and im.info.get("compression") not in (None, "raw"):
@@ -107,6 +142,7 @@ def read_photo(path: str | Path) -> Photo:
             wide = _read_16bit_colour(path, fmt)
             if wide is not None:
                 mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[wide.shape[2]]
+                info |= {"png_chunks": _png_chunks(path)} if fmt == "PNG" else {}
                 return Photo(wide.astype(np.float32) / 65535, 16, fmt, mode, info)
             im.load()
             if mode in ("P", "PA", "1") or (mode in ("L", "RGB") and "transparency" in im.info):
@@ -119,6 +155,9 @@ def read_photo(path: str | Path) -> Photo:
                 raise DaeError(f"{path}: image mode {mode}; allowed: {ALLOWED}")
             samples = np.asarray(im)
     except _ERRORS as exc:
+        photo = _read_grey_alpha_16bit_tiff(path) if isinstance(exc, UnidentifiedImageError) else None
+        if photo is not None:
+            return photo
         raise DaeError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc}); allowed: {ALLOWED}") from None
     if mode == "I" and (samples.max(initial=0) > 65535 or samples.min(initial=0) < 0):
         raise DaeError(f"{path}: 32-bit integer samples outside 0..65535; allowed: {ALLOWED}")
@@ -131,9 +170,11 @@ def _save_16bit_colour(photo: Photo, samples: np.ndarray, tmp: Path) -> None:
         import png
 
         h, w, c = samples.shape
-        writer = png.Writer(w, h, greyscale=c == 2, alpha=c in (2, 4), bitdepth=16)
-        with open(tmp, "wb") as f:
-            writer.write(f, samples.reshape(h, w * c))
+        pixels = io.BytesIO()
+        png.Writer(w, h, greyscale=c == 2, alpha=c in (2, 4), bitdepth=16).write(pixels, samples.reshape(h, w * c))
+        chunks = list(png.Reader(bytes=pixels.getvalue()).chunks())
+        with open(tmp, "wb") as f:  # the input's colour and size chunks go right after the header, as PNG wants
+            png.write_chunks(f, [chunks[0], *photo.info.get("png_chunks", []), *chunks[1:]])
         return
     import tifffile
 

@@ -236,6 +236,28 @@ def test_the_bar_draws_on_a_terminal(run: tuple, tmp_path: Path, columns: int) -
     assert "1 of 1 files denoised" in shown
 
 
+def _write_png_16bit_with_chunks(path: Path, wide: np.ndarray) -> None:
+    """A 16-bit RGB PNG with an ICC profile, 300 dpi and EXIF orientation 6, as pypng alone would not write it."""
+    import io
+    import struct
+    import zlib
+
+    import png
+
+    pixels = io.BytesIO()
+    png.Writer(wide.shape[1], wide.shape[0], greyscale=False, bitdepth=16).write(
+        pixels, wide.reshape(wide.shape[0], -1)
+    )
+    chunks = list(png.Reader(bytes=pixels.getvalue()).chunks())
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    extra = [(b"iCCP", b"sRGB\0\0" + zlib.compress(icc)), (b"pHYs", struct.pack(">IIB", 11811, 11811, 1))]
+    extra.append((b"eXIf", exif.tobytes()[6:]))  # without the JPEG-style "Exif\0\0" prefix
+    with open(path, "wb") as f:
+        png.write_chunks(f, [chunks[0], *extra, *chunks[1:]])
+
+
 def _write_odd_inputs(folder: Path) -> None:
     """Files of kinds that once stopped the batch or came out wrong."""
     import png
@@ -250,9 +272,12 @@ def _write_odd_inputs(folder: Path) -> None:
     Image.fromarray(rgb).save(folder / "turned.tif", exif=exif, dpi=(300, 300))
     wide = rgb.astype(np.uint16) * 257
     tags = {"resolution": (300, 300), "resolutionunit": "INCH", "compression": "zlib"}
-    tifffile.imwrite(folder / "turned16.tif", wide, photometric="rgb", extratags=[(0x0112, "H", 1, 6, True)], **tags)
+    tags["extratags"] = [(0x0112, "H", 1, 6, True)]  # orientation 6
+    tifffile.imwrite(folder / "turned16.tif", wide, photometric="rgb", **tags)
     with open(folder / "sbit.png", "wb") as f:  # 16-bit samples with 12 significant bits (an sBIT chunk)
         png.Writer(50, 40, greyscale=False, bitdepth=12).write(f, (rgb.astype(np.uint16) * 16).reshape(40, 150))
+    tifffile.imwrite(folder / "la16.tif", wide[..., :2], photometric="minisblack", extrasamples=["unassalpha"], **tags)
+    _write_png_16bit_with_chunks(folder / "wide.png", wide)
     Image.fromarray(rgb).save(folder / "phone.jpg", format="MPO", save_all=True, append_images=[Image.fromarray(grey)])
     Image.fromarray(grey[:1]).save(folder / "row.png")
     Image.fromarray(grey).save(folder / ("n" * 240 + ".png"))  # its temporary name is too long for the file system
@@ -277,13 +302,18 @@ def test_odd_files_are_written_right_and_one_that_fails_does_not_stop_the_batch(
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert "nnnn.png: failed (OSError: [Errno 36]" in proc.stderr and "7 of 8 files denoised" in proc.stderr
+    assert "nnnn.png: failed (OSError: [Errno 36]" in proc.stderr and "9 of 10 files denoised" in proc.stderr
     keyed, source = np.asarray(Image.open(out / "keyed.png")), np.asarray(Image.open(inputs / "keyed.png"))
     assert keyed.shape == (40, 50, 2) and np.array_equal(keyed[..., 1] == 0, source == 5)
     assert Image.open(out / "fax.tif").mode == "L"
-    for name in ("turned.tif", "turned16.tif"):  # orientation and resolution kept, 8 and 16 bit
+    for name in ("turned.tif", "turned16.tif", "wide.png"):  # orientation and resolution kept
         turned = Image.open(out / name)
-        assert turned.getexif().get(0x0112) == 6 and turned.info["dpi"] == (300, 300), name
+        assert turned.getexif().get(0x0112) == 6 and np.allclose(turned.info["dpi"], 300, atol=0.01), name
+    assert Image.open(out / "wide.png").info["icc_profile"] == Image.open(inputs / "wide.png").info["icc_profile"]
+    with tifffile.TiffFile(out / "la16.tif") as tif:  # Pillow cannot open 16-bit grey + alpha
+        page = tif.pages[0]
+        assert page.shape == (40, 50, 2) and page.dtype == np.uint16 and page.tags["Orientation"].value == 6
+        assert page.tags["XResolution"].value == (300, 1)
     assert Image.open(out / "turned16.tif").info["compression"] == "tiff_adobe_deflate"
     means = [
         np.vstack(list(png.Reader(filename=str(f)).read()[2])).mean() for f in (inputs / "sbit.png", out / "sbit.png")

@@ -111,22 +111,35 @@ def main(argv: list[str] | None = None) -> int:
     except DaeError as exc:
         print(f"dae-denoise: error: {exc}", file=sys.stderr)
         return 2
-    failed = []
-    bar = _bar(total=len(outputs), desc="denoise", unit="file")
-    with bar:
+    written: list[Path] = []
+    failed: list[Path] = []
+    try:
+        _denoise_all(model, outputs, args, written, failed)
+    except KeyboardInterrupt:  # the file in progress had a temporary name, removed on the way out
+        print(
+            f"\ndae-denoise: interrupted after {len(written)} of {len(outputs)} files; none half-written",
+            file=sys.stderr,
+        )
+        return 130
+    where = f"into {args.out}" if written else "(nothing written)"
+    print(f"dae-denoise: {len(written)} of {len(outputs)} files denoised {where}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _denoise_all(model: object, outputs: dict, args: argparse.Namespace, written: list, failed: list) -> None:
+    """Every file in turn under a progress bar; a file that fails, whatever the cause, gets one line and the batch
+    goes on."""
+    with _bar(total=len(outputs), desc="denoise", unit="file") as bar:
         for source, dest in outputs.items():
             bar.set_postfix_str(source.name)
             try:
                 _denoise_file(model, source, dest, args)
+                written.append(dest)
             except Exception as exc:  # one file's failure, whatever it is, must not stop the batch
                 failed.append(source)
                 what = exc if isinstance(exc, DaeError) else f"{source}: failed ({exc.__class__.__name__}: {exc})"
                 tqdm.write(f"dae-denoise: {what}", file=sys.stderr)
             bar.update()
-    done = len(outputs) - len(failed)
-    where = f"into {args.out}" if done else "(nothing written)"
-    print(f"dae-denoise: {done} of {len(outputs)} files denoised {where}", file=sys.stderr)
-    return 1 if failed else 0
 
 
 def _bar(**kwargs: object) -> tqdm:
@@ -155,7 +168,7 @@ def _prepare(args: argparse.Namespace) -> tuple[object, dict[Path, Path]]:
         if source.is_dir():
             raise DaeError(f"{source}: is a folder; pass its files (for example {source / '*'})")
         dest = args.out / source.name
-        if dest in outputs.values():
+        if dest.name.casefold() in {d.name.casefold() for d in outputs.values()}:  # one file on macOS and Windows
             raise DaeError(f"two inputs would both write {dest}; denoise them into different folders")
         outputs[source] = dest
     if args.out.exists() and not args.out.is_dir():

@@ -338,3 +338,32 @@ def test_sigma_auto_reads_the_trained_range_of_every_kind_of_model() -> None:
     digits = {"blind": {"ranges": [{"type": "gaussian", "low": 0.1, "high": 0.5}], "clip": True}}
     assert _trained_range(digits) == pytest.approx((25.5, 127.5))  # a train_blind@ model, on the [0, 1] scale
     assert _trained_range({"sigma": 25}) == (25.0, 25.0) and _trained_range({"dataset": "digits"}) is None
+
+
+def test_ctrl_c_stops_with_one_line_and_leaves_no_file(tmp_path: Path) -> None:
+    import signal
+
+    image = tmp_path / "big.png"
+    Image.fromarray((np.random.default_rng(0).random((1500, 1500)) * 255).astype(np.uint8)).save(image)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "dae", "denoise", str(image), "-o", str(out), "--sigma", "auto", "--ensemble", "8"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    while "estimated noise std" not in (line := proc.stderr.readline()):  # said just before the model runs
+        assert line, "the command ended before denoising"
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130 and "Traceback" not in rest, rest
+    assert "interrupted after 0 of 1 files; none half-written" in rest
+    assert list(out.iterdir()) == []  # no output, and no temporary file left behind
+
+
+@pytest.mark.parametrize("second", ["grey.png", "GREY.png"], ids=["same name", "same but for case"])
+def test_two_inputs_that_would_write_one_output_are_refused(tmp_path: Path, second: str) -> None:
+    """Names that differ in case only are one file on macOS and Windows, so they are refused everywhere."""
+    for folder, name in (("a", "grey.png"), ("b", second)):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / folder / name)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "dae", "denoise", str(tmp_path / "a" / "grey.png"), str(tmp_path / "b" / second)]
+    proc = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "two inputs would both write" in proc.stderr and not out.exists(), proc.stderr

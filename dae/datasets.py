@@ -202,4 +202,7 @@ def load_splits(data: dict[str, Any], cache: str | Path = "data/.cache") -> dict
             keep = np.sort(rng.permutation(len(xs))[: data["subset"]])
             xs, ys = xs[keep], ys[keep]
         out[f"{split}_x"], out[f"{split}_y"] = np.ascontiguousarray(xs), np.ascontiguousarray(ys)
+    for split, key in (("val", "data.val_fraction"), ("test", "data.test_fraction"), ("train", "data.val_fraction")):
+        if not len(out[f"{split}_y"]):
+            raise DaeError(f"data: the {split} split of {data['name']} is empty; change {key} or data.subset")
     return out

@@ -234,7 +234,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "deterministic": boolean,
         "amp": boolean,
         "amp_cpu": boolean,
-        "threads": integer(0),
+        "threads": integer(0, 1024),  # torch crashes or stalls far above the cores there are
         "compile": boolean,
         "channels_last": boolean,
         "nproc": integer(0, 64),
@@ -306,7 +306,7 @@ def _named(what: str, check_entry: Callable[[str, Any], Any]) -> Spec:
             return {}
         if not isinstance(raw, dict):
             _fail(key, raw, f"a mapping of names to {what}")
-        return {check_name(key, name): check_entry(f"{key}.{name}", entry) for name, entry in raw.items()}
+        return {_path_name(key, name): check_entry(f"{key}.{name}", entry) for name, entry in raw.items()}
 
     return _described(f"a mapping of names to {what}", check)
 
@@ -416,6 +416,15 @@ def check_name(section: str, name: Any) -> str:
     return name
 
 
+def _path_name(section: str, name: Any) -> str:
+    """A name that dvc.yaml puts in a param path (natural.models.<name>): DVC would read a '.' in it as nesting."""
+    if isinstance(check_name(section, name), str) and "." in name:
+        raise ParamError(
+            f"params: {section} key {name!r} is not allowed; no '.' here (DVC reads {section}.{name} as a path)"
+        )
+    return name
+
+
 def _closest(key: str, options: list[str], prefix: str = "") -> str:
     match = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
     return f"; did you mean {prefix}{match[0]}?" if match else f"; known keys: {', '.join(options)}"
@@ -477,6 +486,10 @@ def _blind(raw: Any, sweep: dict[str, dict[str, Any]], clip: bool) -> dict[str, 
     out = {}
     for name, types in raw.items():
         check_name("blind", name)
+        if f"blind-{name}" in sweep:  # cross_noise names blind models so, beside the sweep's
+            raise ParamError(
+                f"params: blind.{name} and sweep.blind-{name} would share one row of cross_noise; rename one"
+            )
         if isinstance(types, str):
             types = [types]
         if not isinstance(types, list) or not types:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dae.errors import DaeError
+
 
 @torch.inference_mode()
 def latent_codes(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 512) -> np.ndarray:
@@ -24,6 +26,11 @@ def probe_error(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, te
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if len(np.unique(train_y)) < 2:
+        raise DaeError(
+            f"probe: the training images hold {len(np.unique(train_y))} class; a classifier needs 2 or more "
+            "(raise data.subset)"
+        )
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     clf.fit(train_x, train_y)
     return float(np.mean(clf.predict(test_x) != test_y))

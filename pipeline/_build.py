@@ -45,6 +45,8 @@ def fit_within_memory(
     """Seed, build within memory and fit one model without logging (the study, probe, one-class and natural stages);
     the model of the best val loss, and that epoch's history row. `init`: a model file to start from (fine-tuning)."""
     train_p = on_device(train_p, device.type)
+    if train_p["threads"]:  # equal thread counts give bit-equal weights, in these stages as in train
+        torch.set_num_threads(train_p["threads"])
     seed_everything(train_p["seed"], train_p["deterministic"])
     shape = tuple(train[1].shape[1:])
     model = build_within_memory({"model": model_p, "train": train_p}, shape, len(train[1]), len(val[1]), device)

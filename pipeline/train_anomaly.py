@@ -53,10 +53,9 @@ def train_class(params: dict[str, Any], splits: dict[str, np.ndarray], dataset: 
         logging.info("%s class %d %s seed %d: %.1f s", dataset, cls, variant, seed, time.perf_counter() - start)
     check_unchanged()  # before anything is written under its real name
     head = runs[0]
-    if len(runs) > 1:
-        with atomic_dir(files[runs[1]].parent) as tmp:
-            for key in runs[1:]:
-                save_model(trained[key][0], tmp / files[key].name, {"dataset": dataset, **trained[key][1]})
+    with atomic_dir(root / "runs" / f"{dataset}-{cls}") as tmp:  # empty for one run, yet there: a declared output
+        for key in runs[1:]:
+            save_model(trained[key][0], tmp / files[key].name, {"dataset": dataset, **trained[key][1]})
     save_model(trained[head][0], files[head], {"dataset": dataset, **trained[head][1]})
 
 

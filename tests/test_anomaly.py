@@ -113,3 +113,20 @@ def test_a_one_class_model_on_digits_separates_its_class():
     # and a model of another class does not: the score says "not my class", not "an odd image"
     other, _ = train_run(params, splits, 1, "dae", 0, torch.device("cpu"))
     assert auroc(score_images(other, class_images(splits, "test"))["mse"], anomalous) < 0.6
+
+
+def test_one_run_per_class_still_writes_its_runs_folder(tmp_path):
+    """dvc.yaml declares data/models/anomaly/runs/<dataset>-<class> for every class stage; with one seed and no
+    plain model it used to be missing, and DVC failed the stage after training."""
+    from pipeline.train_anomaly import train_class
+
+    params = validate(yaml.safe_load(committed_text("params.yaml")))
+    params["anomaly"] |= {"plain": False, "seeds": [0], "train": {"epochs": 1}}
+    train_class(params, load_splits({**params["data"], "name": "digits"}), "digits", 3, tmp_path)
+    assert (tmp_path / "digits-3.safetensors").is_file() and list((tmp_path / "runs" / "digits-3").iterdir()) == []
+
+
+def test_the_one_stage_layout_reruns_when_the_classes_change():
+    """train_anomaly_all trains every class of anomaly.classes: DVC must know when that list changes."""
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train_anomaly_all"]["do"]
+    assert "anomaly.classes" in stage["params"]

@@ -71,3 +71,13 @@ def test_unreachable_download_says_how_to_use_a_mirror(tmp_path, monkeypatch):
         DaeError, match=r"could not download cifar10 \(.*Connection refused.*\); check that http://127.0.0.1:9/cifar10/"
     ):
         load_splits({**DATA, "name": "cifar10"}, cache=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "split", "key"),
+    [({"val_fraction": 0.0001}, "val", "data.val_fraction"), ({"test_fraction": 0.0001}, "test", "data.test_fraction")],
+)
+def test_an_empty_split_is_refused_in_one_line(change: dict, split: str, key: str):
+    """It once went on to a ZeroDivisionError in training or evaluation."""
+    with pytest.raises(DaeError, match=rf"the {split} split of digits is empty; change {key} or data.subset"):
+        load_splits({**DATA, **change})

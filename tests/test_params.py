@@ -146,3 +146,22 @@ def test_a_study_config_is_the_committed_params_but_its_own_section(config: str,
     ours = yaml.safe_load((ROOT / "configs" / f"{config}.yaml").read_text())
     assert set(ours) == set(default)
     assert {k: v for k, v in ours.items() if k != section} == {k: v for k, v in default.items() if k != section}
+
+
+def test_names_that_dvc_puts_in_param_paths_have_no_dot():
+    """natural.data.<name> is a param path in dvc.yaml: DVC read 'set.12' as natural.data.set -> 12 and failed."""
+    raw = yaml.safe_load((ROOT / "configs" / "natural.yaml").read_text())
+    raw["natural"]["data"] = {"set.12": raw["natural"]["data"]["bsd"]}
+    with pytest.raises(ParamError, match=r"natural.data key 'set.12' is not allowed; no '.' here"):
+        validate(raw)
+    assert "gaussian-0.1" in validate(with_value("noise.std", 0.3))["sweep"]  # sweep keys keep theirs: never in paths
+
+
+def test_threads_are_capped_and_blind_models_do_not_shadow_sweep_settings():
+    with pytest.raises(
+        ParamError, match=r"train.threads = 100000 is not allowed; expected a whole number >= 0 and <= 1,024"
+    ):
+        validate(with_value("train.threads", 100000))
+    raw = with_value("sweep.blind-gaussian", {"type": "gaussian", "level": 0.2})
+    with pytest.raises(ParamError, match="blind.gaussian and sweep.blind-gaussian would share one row of cross_noise"):
+        validate(raw)

@@ -5,6 +5,7 @@ import pytest
 import yaml
 from conftest import committed_text, with_value
 
+from dae.errors import DaeError
 from dae.params import ParamError, validate
 from dae.probe import pca_features, probe_error
 from dae.studies import apply, depth_channels
@@ -141,3 +142,10 @@ def test_bce_without_a_sigmoid_is_refused_for_every_model_the_params_train(chang
     with pytest.raises(ParamError, match=message):
         validate(_params_with(changes))
     validate(_params_with({**changes, **fix}))  # the change the message asks for is enough
+
+
+def test_the_probe_needs_two_classes_and_says_so():
+    """data.subset=1 left one class, and scikit-learn stopped the probe stage with a traceback."""
+    x = np.zeros((4, 3))
+    with pytest.raises(DaeError, match=r"probe: the training images hold 1 class; a classifier needs 2 or more"):
+        probe_error(x, np.zeros(4, dtype=int), x, np.zeros(4, dtype=int))

@@ -1,4 +1,7 @@
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +213,28 @@ def test_bf16_on_a_cpu_without_it_is_said_in_one_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="dae.training"):
         train_once(epochs=1)  # fp32: nothing to say
     assert not [r for r in caplog.records if "no native bf16" in r.getMessage()]
+
+
+def test_the_study_probe_and_natural_trainer_uses_train_threads():
+    """Equal thread counts give bit-equal weights; fit_within_memory ignored train.threads until 2026-12-06. In a
+    child process, since the count is global to the process."""
+    code = """
+import torch, yaml
+from conftest import committed_text
+from dae.params import validate
+from pipeline._build import fit_within_memory
+params = validate(yaml.safe_load(committed_text("params.yaml")))
+pairs = (torch.rand(16, 1, 8, 8), torch.rand(16, 1, 8, 8))
+fit_within_memory(params["model"], {**params["train"], "epochs": 1, "threads": 3}, pairs, pairs, torch.device("cpu"))
+print(torch.get_num_threads())
+"""
+    tests = Path(__file__).resolve().parent
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tests.parent,
+        env={**os.environ, "PYTHONPATH": f"{tests}{os.pathsep}{tests.parent}"},
+    )
+    assert proc.returncode == 0 and proc.stdout.split()[-1] == "3", proc.stderr

@@ -27,7 +27,7 @@ import torch
 import yaml
 
 from bench.gpu import CPU_PSNR
-from bench.probe import json_arg, train_and_score
+from bench.probe import json_arg, main_model_only, train_and_score
 from dae.datasets import load_splits
 from dae.io import write_json
 from dae.models import build_model
@@ -48,7 +48,7 @@ def arch_params(arch: str, overrides: dict[str, Any]) -> dict[str, Any]:
     raw = yaml.safe_load((ROOT / "configs" / "mnist.yaml").read_text())
     raw["model"] = yaml.safe_load((ROOT / "configs" / "natural.yaml").read_text())["natural"]["archs"][arch]
     raw["train"] |= overrides
-    return raw
+    return main_model_only(raw)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -164,12 +164,14 @@ def _prepare(args: argparse.Namespace) -> tuple[object, dict[Path, Path]]:
         hint = " (the shipped model: run from a clone of the repository)" if args.model == DEFAULT_MODEL else ""
         raise DaeError(f"{args.model}: model file not found{hint}; pass --model PATH")
     outputs: dict[Path, Path] = {}
+    names: set[str] = set()  # casefolded: names that differ in case only are one file on macOS and Windows
     for source in args.inputs:
         if source.is_dir():
             raise DaeError(f"{source}: is a folder; pass its files (for example {source / '*'})")
         dest = args.out / source.name
-        if dest.name.casefold() in {d.name.casefold() for d in outputs.values()}:  # one file on macOS and Windows
+        if dest.name.casefold() in names:
             raise DaeError(f"two inputs would both write {dest}; denoise them into different folders")
+        names.add(dest.name.casefold())
         outputs[source] = dest
     if args.out.exists() and not args.out.is_dir():
         raise DaeError(f"{args.out}: exists and is not a folder")

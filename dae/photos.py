@@ -113,18 +113,24 @@ def _read_grey_alpha_16bit_tiff(path: Path) -> Photo | None:
     if "XResolution" in tags and "YResolution" in tags and getattr(tags.get("ResolutionUnit"), "value", 2) == 2:
         info["dpi"] = tuple(n / d for n, d in (tags["XResolution"].value, tags["YResolution"].value))
     if "Orientation" in tags:
-        info["exif"] = Image.Exif()
-        info["exif"][_ORIENTATION] = int(tags["Orientation"].value)
+        info["exif"] = _orientation_exif(int(tags["Orientation"].value))
     return Photo(samples.astype(np.float32) / 65535, 16, "TIFF", "LA;16", info)
+
+
+def _orientation_exif(turn: int) -> Image.Exif:
+    """EXIF holding only the orientation: what a TIFF carries over (its other tags describe the old pixels)."""
+    exif = Image.Exif()
+    exif[_ORIENTATION] = turn
+    return exif
 
 
 def _metadata(im: Image.Image) -> dict[str, Any]:
     info = {k: im.info[k] for k in ("exif", "icc_profile", "dpi") if im.info.get(k)}
     if im.format == "TIFF" and im.info.get("compression") not in (None, "raw"):
         info["compression"] = im.info["compression"]
-    if im.format == "TIFF" and im.getexif().get(_ORIENTATION):  # a TIFF's EXIF tags are its own; keep its turn
-        info["exif"] = Image.Exif()
-        info["exif"][_ORIENTATION] = im.getexif()[_ORIENTATION]
+    turn = im.getexif().get(_ORIENTATION) if im.format == "TIFF" else None
+    if turn:  # a TIFF's EXIF tags are its own tags, which Pillow leaves out of im.info: keep its turn
+        info["exif"] = _orientation_exif(turn)
     if im.format in ("JPEG", "MPO"):  # re-encoded with the input's own quantisation, so the quality stays what it was
         info |= {"qtables": im.quantization, "subsampling": JpegImagePlugin.get_sampling(im)}
     return info

@@ -69,8 +69,6 @@ def main() -> None:
     anomaly = params["anomaly"]
     if args.dataset not in (*anomaly["datasets"], *anomaly["datasets_one_stage"]):
         raise ParamError(f"params: {args.dataset!r} is in neither anomaly.datasets nor anomaly.datasets_one_stage")
-    if params["train"]["threads"]:
-        torch.set_num_threads(params["train"]["threads"])
     splits = load_splits({**params["data"], "name": args.dataset})
     if args.cls != "all":
         cls = int(args.cls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
@@ -44,12 +45,18 @@ def committed_text(path: str) -> str:
 
 def with_value(dotted: str, value) -> dict:
     """The committed params as a dict, with one dotted key (`noise.std`, `sweep`) set to `value`."""
+    return with_values({dotted: value})
+
+
+def with_values(changes: dict) -> dict:
+    """The committed params as a dict, with each dotted key of `changes` set to (a copy of) its value, in order."""
     raw = yaml.safe_load(committed_text("params.yaml"))
-    *parents, last = dotted.split(".")
-    node = raw
-    for key in parents:
-        node = node[key]
-    node[last] = value
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = raw
+        for key in parents:
+            node = node[key]
+        node[last] = copy.deepcopy(value)
     return raw
 
 

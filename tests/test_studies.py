@@ -1,9 +1,7 @@
-import copy
-
 import numpy as np
 import pytest
 import yaml
-from conftest import committed_text, with_value
+from conftest import committed_text, with_value, with_values
 
 from dae.errors import DaeError
 from dae.params import ParamError, validate
@@ -98,17 +96,6 @@ def test_bce_with_a_linear_output_is_refused_in_one_line():
         validate(raw)
 
 
-def _params_with(changes: dict) -> dict:
-    raw = yaml.safe_load(committed_text("params.yaml"))
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        node = raw
-        for key in parents:
-            node = node[key]
-        node[last] = copy.deepcopy(value)  # NATURAL's entries stay as written
-    return raw
-
-
 NATURAL = {
     "natural.data": {"x": {"train": "train400", "test": "set12"}},
     "natural.models": {"n": {"data": "x", "arch": "conv", "sigma": 25, "epochs": 1, "loss": "bce"}},
@@ -140,8 +127,8 @@ NATURAL = {
 def test_bce_without_a_sigmoid_is_refused_for_every_model_the_params_train(changes: dict, message: str, fix: dict):
     """Each of these passed check_params and failed in its own stage, after the stages before it rewrote outputs."""
     with pytest.raises(ParamError, match=message):
-        validate(_params_with(changes))
-    validate(_params_with({**changes, **fix}))  # the change the message asks for is enough
+        validate(with_values(changes))
+    validate(with_values({**changes, **fix}))  # the change the message asks for is enough
 
 
 def test_the_probe_needs_two_classes_and_says_so():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from dae import progress
 from dae.errors import DaeError
 
 # The blind grey model that the natural-image config trains (docs/natural.md), shipped with the repository.
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 def _denoise_all(model: object, outputs: dict, args: argparse.Namespace, written: list, failed: list) -> None:
     """Every file in turn under a progress bar; a file that fails, whatever the cause, gets one line and the batch
     goes on."""
-    with _bar(total=len(outputs), desc="denoise", unit="file") as bar:
+    with progress.bar(total=len(outputs), desc="denoise", unit="file") as bar:
         for source, dest in outputs.items():
             bar.set_postfix_str(source.name)
             try:
@@ -140,17 +140,6 @@ def _denoise_all(model: object, outputs: dict, args: argparse.Namespace, written
                 what = exc if isinstance(exc, DaeError) else f"{source}: failed ({exc.__class__.__name__}: {exc})"
                 tqdm.write(f"dae-denoise: {what}", file=sys.stderr)
             bar.update()
-
-
-def _bar(**kwargs: object) -> tqdm:
-    """A bar on a terminal (none in a pipe or a log) that follows the terminal's size. Some terminals report a
-    size of 0 (`docker exec -t` as it starts, `script` without one), where tqdm would draw nothing: 80x24 there."""
-    try:
-        columns, lines = os.get_terminal_size(sys.stderr.fileno())
-    except (OSError, ValueError):  # not a terminal, or stderr replaced: disable=None hides the bar anyway
-        columns, lines = 0, 0
-    size = {"dynamic_ncols": True} if columns and lines else {"ncols": columns or 80, "nrows": lines or 24}
-    return tqdm(disable=None, **size, **kwargs)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[object, dict[Path, Path]]:
@@ -218,7 +207,7 @@ def _tile_bar(model: object, shape: tuple, name: str, kwargs: dict) -> Iterator[
     if passes == 1:
         yield
         return
-    bar = _bar(total=passes, desc=name, unit="pass", leave=False)
+    bar = progress.bar(total=passes, desc=name, unit="pass", leave=False)
 
     def tick(*_: object) -> None:  # a forward hook: returning None keeps the model's output
         bar.update()

@@ -44,15 +44,18 @@ def launch(nproc: int, module: str, args: list[str]) -> bool:
 
 
 def _failure(log: str, code: int) -> str:
-    """The root cause in torchrun's summary ("rank : 1 ... exitcode : -9"), else the worker's own error line."""
-    log = log.split("Root Cause", 1)[-1]
-    ranks = re.findall(r"rank\s*:\s*(\d+)[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*exitcode\s*:\s*(-?\d+)", log)
-    if ranks:
-        rank, exitcode = ranks[0][0], int(ranks[0][1])
-        how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exited with code {exitcode}"
-        return f"rank {rank} {how}; no output was written, rerun the stage"
-    errors = [line for line in log.splitlines() if line.startswith("error: ")]
-    return errors[-1].removeprefix("error: ") if errors else f"torchrun exited with code {code}"
+    """The failed rank from torchrun's summary ("rank : 1 ... exitcode : -9") with its signal, or with the worker's
+    own error line when it printed one (a DaeError says what to change), else with its exit code."""
+    errors = [line.removeprefix("error: ") for line in log.splitlines() if line.startswith("error: ")]
+    summary = log.split("Root Cause", 1)[-1]
+    ranks = re.findall(r"rank\s*:\s*(\d+)[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*exitcode\s*:\s*(-?\d+)", summary)
+    if not ranks:
+        return errors[-1] if errors else f"torchrun exited with code {code}"
+    rank, exitcode = ranks[0][0], int(ranks[0][1])
+    if exitcode >= 0 and errors:
+        return f"rank {rank}: {errors[-1]}"
+    how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exited with code {exitcode}"
+    return f"rank {rank} {how}; no output was written, rerun the stage"
 
 
 def setup(device: torch.device) -> torch.device:

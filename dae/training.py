@@ -15,11 +15,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from dae import distributed
+from dae import distributed, progress
 from dae.errors import DaeError
 from dae.models import DenoisingAutoencoder
 
 log = logging.getLogger(__name__)
+BATCH_NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)
 EpochHook = Callable[[int, float, float, DenoisingAutoencoder], None]
 
 
@@ -190,6 +191,26 @@ class TrainState:
     l2: float = 0.0  # lambda of the explicit L2 term
     rank: int = 0  # this process's rank and the number of processes (torchrun; 0 and 1 without it)
     world: int = 1
+    need: int = 1  # the fewest images a process may train a step on
+
+
+def step_starts(n: int, batch_size: int, world: int, need: int) -> range:
+    """Where each step's slice of `n` images starts. A last step with fewer than `need` images per process is
+    dropped: under torchrun a process would get none, and batch norm cannot train on one image (a 1x1 map then has
+    one value per channel)."""
+    return range(0, n - need * world + 1, batch_size * world)
+
+
+def _check_steps(n: int, world: int, need: int) -> None:
+    if n >= need * world:
+        return
+    noun = "image" if n == 1 else "images"
+    if n == 0:
+        raise DaeError("training has no images")
+    if world == 1:
+        raise DaeError(f"training has {n} {noun}; batch norm (model.norm: batch) needs at least {need} a step")
+    each = f" with batch norm, {need} each" if need > 1 else ", one each"
+    raise DaeError(f"training has {n} {noun}, too few for {world} processes{each}; lower train.nproc")
 
 
 def prepare(
@@ -217,8 +238,9 @@ def prepare(
     optimizer = make_optimizer(model, train)
     loss = loss_fn(train["loss"], model.config.get("output", "sigmoid"))
     order = torch.Generator().manual_seed(train["seed"])
-    bs = train["batch_size"]
-    steps = (len(x_train) + bs * world - 1) // (bs * world)
+    bs, need = train["batch_size"], 2 if any(isinstance(m, BATCH_NORMS) for m in model.modules()) else 1
+    _check_steps(len(x_train), world, need)
+    steps = len(step_starts(len(x_train), bs, world, need))
     return TrainState(
         x_train=x_train,
         y_train=y_train,
@@ -237,13 +259,14 @@ def prepare(
         l2=train.get("l2", 0.0),
         rank=rank,
         world=world,
+        need=need,
     )
 
 
 def progress_bar(total: int) -> tqdm:
     """A bar of `total` batches on terminals; silence in logs (disable=None: off when stderr is not a TTY)."""
     quiet = None if distributed.is_main() else True  # one bar, rank 0's, under torchrun
-    return tqdm(total=total, desc="train", unit="batch", mininterval=1.0, dynamic_ncols=True, disable=quiet)
+    return progress.bar(quiet, total=total, desc="train", unit="batch", mininterval=1.0)
 
 
 def train_epoch(model: DenoisingAutoencoder, state: TrainState, bar: tqdm) -> float:
@@ -256,7 +279,7 @@ def train_epoch(model: DenoisingAutoencoder, state: TrainState, bar: tqdm) -> fl
     n, bs, device, world = len(state.x_train), state.batch_size, state.device, state.world
     perm = torch.randperm(n, generator=state.order).to(device)
     losses, sizes = [], []  # summed once per epoch: no host-device sync and no extra kernels per step
-    for i in range(0, n - world + 1, bs * world):  # a last step with fewer images than ranks is dropped
+    for i in step_starts(n, bs, world, state.need):
         idx = perm[i : i + bs * world][state.rank :: world] if world > 1 else perm[i : i + bs]
         x, y = state.x_train[idx], state.y_train[idx]
         with _autocast(device, state.amp):

@@ -1,6 +1,7 @@
 """Data-parallel training under torchrun: real processes, the gloo backend on the CPU (`train.nproc`)."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,6 +46,22 @@ def test_two_processes_through_dvc_write_one_model_from_rank_0(tmp_path: Path, r
     logs = project / "plots/train/main"
     assert (logs / "metrics.json").is_file() and not list(logs.parent.glob(".tmp*"))
     assert sh("dvc", "status", "-q", "train", cwd=project, check=False).returncode == 0
+
+
+def test_fewer_training_images_than_processes_is_one_line_naming_train_nproc(tmp_path, reproduced):
+    from dae.io import load_arrays, save_arrays
+
+    project = project_with(tmp_path, reproduced, nproc=2, epochs=1)
+    arrays, meta = load_arrays(project / "data/pairs/main.safetensors")
+    arrays = {k: v[:1] if k.startswith("train_") else v for k, v in arrays.items()}
+    save_arrays(project / "one.safetensors", arrays, meta)
+    proc = sh(*TRAIN[:-1], "one.safetensors", "model.safetensors", "live", cwd=project, check=False)
+    assert proc.returncode == 2 and not (project / "model.safetensors").exists()
+    assert re.fullmatch(
+        r"error: training with 2 torchrun processes failed: rank [01]: training has 1 image, too few for 2 "
+        r"processes, one each; lower train.nproc",
+        proc.stderr.strip().splitlines()[-1],
+    ), proc.stderr
 
 
 def rank_pids(rank: int) -> list[int]:

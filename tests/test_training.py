@@ -238,3 +238,28 @@ print(torch.get_num_threads())
         env={**os.environ, "PYTHONPATH": f"{tests}{os.pathsep}{tests.parent}"},
     )
     assert proc.returncode == 0 and proc.stdout.split()[-1] == "3", proc.stderr
+
+
+BN_MODEL = {**MODEL, "channels": [8, 16, 32], "bottleneck": "spatial", "norm": "batch"}  # 8x8 -> a 1x1 map
+
+
+def test_batch_norm_skips_a_last_step_of_one_image_which_it_cannot_train_on():
+    """33 images at batch 16: two steps of 16 and a third of one, whose 1x1 map has one value per channel."""
+    model = build_model(BN_MODEL, (1, 8, 8))
+    train = {**TRAIN, "epochs": 2, "schedule": "onecycle"}  # one-cycle refuses a step past its planned count
+    _, history = fit(model, tiny_pairs(33), tiny_pairs(16, seed=1), train, torch.device("cpu"))
+    assert len(history) == 2 and all(np.isfinite(h["train_loss"]) for h in history)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):  # what the dropped step would do
+        build_model(BN_MODEL, (1, 8, 8)).train()(tiny_pairs(1)[0])
+
+
+def test_too_few_images_for_a_step_is_one_line_naming_what_to_change():
+    from dae.training import _check_steps
+
+    with pytest.raises(DaeError, match=r"^training has 1 image; batch norm \(model.norm: batch\) needs at least 2"):
+        fit(build_model(BN_MODEL, (1, 8, 8)), tiny_pairs(1), tiny_pairs(4, seed=1), TRAIN, torch.device("cpu"))
+    with pytest.raises(DaeError, match=r"^training has 3 images, too few for 2 processes with batch norm, 2 each"):
+        _check_steps(3, world=2, need=2)
+    with pytest.raises(DaeError, match=r"^training has 1 image, too few for 2 processes, one each; lower train.nproc"):
+        _check_steps(1, world=2, need=1)
+    _check_steps(4, world=2, need=2)  # enough

@@ -367,3 +367,25 @@ def test_two_inputs_that_would_write_one_output_are_refused(tmp_path: Path, seco
     cmd = [sys.executable, "-m", "dae", "denoise", str(tmp_path / "a" / "grey.png"), str(tmp_path / "b" / second)]
     proc = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "two inputs would both write" in proc.stderr and not out.exists(), proc.stderr
+
+
+def test_low_bit_pngs_and_32_bit_integer_tiffs_are_written_as_the_docs_say(tmp_path: Path) -> None:
+    """docs/photos.md: a 4-bit grey PNG comes out at 8 bit, a 32-bit integer TIFF within 0-65535 at 16 bit; one
+    with larger samples, and a float TIFF, are refused in one line each while the others are done."""
+    import png
+
+    rng = np.random.default_rng(0)
+    with open(tmp_path / "g4.png", "wb") as f:
+        png.Writer(48, 40, greyscale=True, bitdepth=4).write(f, rng.integers(0, 16, (40, 48)).tolist())
+    tifffile.imwrite(tmp_path / "i32.tif", rng.integers(0, 65536, (40, 48)).astype(np.uint32))
+    tifffile.imwrite(tmp_path / "big.tif", rng.integers(0, 2**31, (40, 48)).astype(np.uint32))
+    tifffile.imwrite(tmp_path / "f32.tif", rng.random((40, 48), dtype=np.float32))
+    names = ("g4.png", "i32.tif", "big.tif", "f32.tif")
+    cmd = [sys.executable, "-m", "dae", "denoise", *(str(tmp_path / n) for n in names), "-o", str(tmp_path / "out")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "2 of 4 files denoised" in proc.stderr, proc.stderr
+    assert "big.tif: 32-bit integer samples outside 0..65535" in proc.stderr
+    assert "f32.tif: image mode F" in proc.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["g4.png", "i32.tif"]
+    assert png.Reader(filename=str(tmp_path / "out/g4.png")).read()[3]["bitdepth"] == 8
+    assert tifffile.imread(tmp_path / "out/i32.tif").dtype == np.uint16

@@ -59,8 +59,9 @@ def _png_depth(path: Path) -> tuple[int, int]:
     return head[24], head[25]
 
 
-def _read_16bit_colour(path: Path, fmt: str) -> np.ndarray | None:
-    """The uint16 HxWxC samples of a 16-bit colour PNG or TIFF (None for any other file: Pillow reads those)."""
+def _read_16bit_colour(path: Path, fmt: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The uint16 HxWxC samples of a 16-bit colour PNG or TIFF and what writing them back needs besides Pillow's
+    info (None for any other file: Pillow reads those)."""
     if fmt == "PNG":
         depth, colour_type = _png_depth(path)
         if depth != 16 or colour_type not in (2, 4, 6):
@@ -69,7 +70,8 @@ def _read_16bit_colour(path: Path, fmt: str) -> np.ndarray | None:
 
         # read(), not asDirect(): that one scales samples down to the sBIT chunk's significant bits.
         width, height, rows, info = png.Reader(filename=str(path)).read()
-        return np.vstack(list(rows)).astype(np.uint16).reshape(height, width, info["planes"])
+        samples = np.vstack(list(rows)).astype(np.uint16).reshape(height, width, info["planes"])
+        return samples, {"png_chunks": _png_chunks(path)}
     if fmt == "TIFF":
         import tifffile
 
@@ -77,11 +79,16 @@ def _read_16bit_colour(path: Path, fmt: str) -> np.ndarray | None:
             page = tif.pages[0]
             if page.bitspersample != 16 or page.samplesperpixel == 1:
                 return None
-            samples = page.asarray()
+            samples, alpha = page.asarray(), _tiff_alpha(page)
         if samples.ndim != 3 or samples.shape[2] not in (2, 3, 4) or samples.dtype != np.uint16:
             raise DaeError(f"{path}: 16-bit TIFF of shape {samples.shape} {samples.dtype}; allowed: {ALLOWED}")
-        return samples
+        return samples, alpha
     return None
+
+
+def _tiff_alpha(page: Any) -> dict[str, Any]:
+    """A premultiplied ("associated") alpha stays so in the output: its colour samples are written as they came."""
+    return {"tiff_alpha": "assocalpha"} if tuple(page.extrasamples or ())[:1] == (1,) else {}
 
 
 # Chunks of a 16-bit colour PNG copied to its output (pypng writes the pixels; these say how to show them).
@@ -102,12 +109,13 @@ def _read_grey_alpha_16bit_tiff(path: Path) -> Photo | None:
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[0]
-            samples, tags, compression = page.asarray(), page.tags, int(page.compression)
+            samples, tags, compression, alpha = page.asarray(), page.tags, int(page.compression), _tiff_alpha(page)
     except Exception:  # not a TIFF, or not one tifffile reads: the caller reports it
         return None
     if samples.dtype != np.uint16 or samples.ndim != 3 or samples.shape[2] != 2:
         return None
     info: dict[str, Any] = {"compression": "tiff_adobe_deflate"} if compression in (8, 32946) else {}
+    info |= alpha
     if "InterColorProfile" in tags:
         info["icc_profile"] = bytes(tags["InterColorProfile"].value)
     if "XResolution" in tags and "YResolution" in tags and getattr(tags.get("ResolutionUnit"), "value", 2) == 2:
@@ -145,11 +153,11 @@ def read_photo(path: str | Path) -> Photo:
             fmt, mode, info = "JPEG" if im.format == "MPO" else im.format, im.mode, _metadata(im)
             if fmt not in FORMATS:
                 raise DaeError(f"{path}: {fmt} file; allowed: {ALLOWED}")
-            wide = _read_16bit_colour(path, fmt)
-            if wide is not None:
+            found = _read_16bit_colour(path, fmt)
+            if found is not None:
+                wide, extra = found
                 mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[wide.shape[2]]
-                info |= {"png_chunks": _png_chunks(path)} if fmt == "PNG" else {}
-                return Photo(wide.astype(np.float32) / 65535, 16, fmt, mode, info)
+                return Photo(wide.astype(np.float32) / 65535, 16, fmt, mode, info | extra)
             im.load()
             if mode in ("P", "PA", "1") or (mode in ("L", "RGB") and "transparency" in im.info):
                 if mode == "1":  # a 1-bit TIFF's fax compression (group 3, 4) cannot hold the grey levels it gets
@@ -184,7 +192,7 @@ def _save_16bit_colour(photo: Photo, samples: np.ndarray, tmp: Path) -> None:
         return
     import tifffile
 
-    extras = {"extrasamples": ["unassalpha"]} if samples.shape[2] in (2, 4) else {}
+    extras = {"extrasamples": [photo.info.get("tiff_alpha", "unassalpha")]} if samples.shape[2] in (2, 4) else {}
     photometric = "minisblack" if samples.shape[2] == 2 else "rgb"
     icc = photo.info.get("icc_profile")
     tifffile.imwrite(tmp, samples, photometric=photometric, iccprofile=icc, **extras, **_tiff_tags(photo.info))

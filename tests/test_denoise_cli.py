@@ -389,3 +389,19 @@ def test_low_bit_pngs_and_32_bit_integer_tiffs_are_written_as_the_docs_say(tmp_p
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["g4.png", "i32.tif"]
     assert png.Reader(filename=str(tmp_path / "out/g4.png")).read()[3]["bitdepth"] == 8
     assert tifffile.imread(tmp_path / "out/i32.tif").dtype == np.uint16
+
+
+@pytest.mark.parametrize(("samples", "photometric"), [(4, "rgb"), (2, "minisblack")], ids=["RGBA", "grey+alpha"])
+def test_a_16_bit_tiff_with_premultiplied_alpha_stays_premultiplied(tmp_path: Path, samples: int, photometric: str):
+    """Its colour samples are already multiplied by alpha; written back as straight alpha they would show darker."""
+    rng = np.random.default_rng(0)
+    wide = rng.integers(0, 65536, (40, 48, samples), dtype=np.uint16)
+    wide[..., -1] = 32768
+    wide[..., :-1] //= 2  # premultiplied: no colour sample above its alpha
+    tifffile.imwrite(tmp_path / "pm.tif", wide, photometric=photometric, extrasamples=["assocalpha"])
+    cmd = [sys.executable, "-m", "dae", "denoise", str(tmp_path / "pm.tif"), "-o", str(tmp_path / "out")]
+    assert subprocess.run(cmd, capture_output=True, text=True, timeout=300).returncode == 0
+    with tifffile.TiffFile(tmp_path / "out/pm.tif") as tif:
+        assert tuple(tif.pages[0].extrasamples) == (1,)  # associated alpha, as the input said
+        out = tif.pages[0].asarray()
+    assert (out[..., -1] == 32768).all() and out[..., :-1].max() < 40000  # colour not un-premultiplied either

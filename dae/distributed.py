@@ -27,7 +27,8 @@ def launched() -> bool:
 
 def launch(nproc: int, module: str, args: list[str]) -> bool:
     """Run `python -m module args` as `nproc` torchrun workers on this machine; False (run in this process) when
-    nproc is 0 or this already is a worker. A failed worker raises one line naming its rank and exit code or signal.
+    nproc is 0 or this already is a worker. A failed worker raises one line naming its rank and its own error line,
+    or its exit code or signal.
 
     For several machines, start `torchrun --nnodes N --rdzv-endpoint HOST:PORT ... -m <module> <args>` on each
     yourself: the workers read the same environment variables.
@@ -45,14 +46,14 @@ def launch(nproc: int, module: str, args: list[str]) -> bool:
 
 def _failure(log: str, code: int) -> str:
     """The failed rank from torchrun's summary ("rank : 1 ... exitcode : -9") with its signal, or with the worker's
-    own error line when it printed one (a DaeError says what to change), else with its exit code."""
+    own error line when it stopped on one (exit code 2: a DaeError says what to change), else with its exit code."""
     errors = [line.removeprefix("error: ") for line in log.splitlines() if line.startswith("error: ")]
     summary = log.split("Root Cause", 1)[-1]
     ranks = re.findall(r"rank\s*:\s*(\d+)[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*exitcode\s*:\s*(-?\d+)", summary)
     if not ranks:
         return errors[-1] if errors else f"torchrun exited with code {code}"
     rank, exitcode = ranks[0][0], int(ranks[0][1])
-    if exitcode >= 0 and errors:
+    if exitcode == 2 and errors:  # pipeline._stage.run's exit after its one `error:` line (a traceback exits 1)
         return f"rank {rank}: {errors[-1]}"
     how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exited with code {exitcode}"
     return f"rank {rank} {how}; no output was written, rerun the stage"

@@ -193,6 +193,8 @@ def _save_16bit_colour(photo: Photo, samples: np.ndarray, tmp: Path) -> None:
     import tifffile
 
     extras = {"extrasamples": [photo.info.get("tiff_alpha", "unassalpha")]} if samples.shape[2] in (2, 4) else {}
+    if photo.info.get("tiff_alpha") == "assocalpha":  # premultiplied colour cannot exceed its alpha
+        samples = np.concatenate([np.minimum(samples[..., :-1], samples[..., -1:]), samples[..., -1:]], axis=2)
     photometric = "minisblack" if samples.shape[2] == 2 else "rgb"
     icc = photo.info.get("icc_profile")
     tifffile.imwrite(tmp, samples, photometric=photometric, iccprofile=icc, **extras, **_tiff_tags(photo.info))

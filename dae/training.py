@@ -196,19 +196,22 @@ class TrainState:
 
 def step_starts(n: int, batch_size: int, world: int, need: int) -> range:
     """Where each step's slice of `n` images starts. A last step with fewer than `need` images per process is
-    dropped: under torchrun a process would get none, and batch norm cannot train on one image (a 1x1 map then has
-    one value per channel)."""
+    dropped: under torchrun a process would get none, and a batch-norm model is given two images a step at least
+    (over a 1x1 map batch norm cannot train on one, and the rule does not depend on the architecture)."""
     return range(0, n - need * world + 1, batch_size * world)
 
 
-def _check_steps(n: int, world: int, need: int) -> None:
+def _check_steps(n: int, batch_size: int, world: int, need: int) -> None:
+    """One line, before anything is moved or wrapped, when not even one step can be trained."""
+    if batch_size < need:
+        raise DaeError(f"batch norm (model.norm: batch) needs train.batch_size of at least {need}, got {batch_size}")
     if n >= need * world:
         return
     noun = "image" if n == 1 else "images"
     if n == 0:
         raise DaeError("training has no images")
     if world == 1:
-        raise DaeError(f"training has {n} {noun}; batch norm (model.norm: batch) needs at least {need} a step")
+        raise DaeError(f"training has {n} {noun}; batch norm (model.norm: batch) needs at least {need} images a step")
     each = f" with batch norm, {need} each" if need > 1 else ", one each"
     raise DaeError(f"training has {n} {noun}, too few for {world} processes{each}; lower train.nproc")
 
@@ -221,6 +224,9 @@ def prepare(
     device: torch.device,
 ) -> TrainState:
     """Move the model and the pairs to `device` and build what the epochs share."""
+    bs, need = train["batch_size"], 2 if any(isinstance(m, BATCH_NORMS) for m in model.modules()) else 1
+    rank, world = distributed.rank_and_world()
+    _check_steps(len(train_pairs[0]), bs, world, need)
     amp = {"cuda": train["amp"], "cpu": train["amp_cpu"]}.get(device.type, False)
     _warn_slow_bf16(amp, device)
     # cuDNN's and oneDNN's bf16 convolutions are fastest on NHWC ("channels last") tensors. The CPU's fp32 path
@@ -231,15 +237,12 @@ def prepare(
     (x_train, y_train), (x_val, y_val) = [
         (to_device(x, device, nhwc), to_device(y, device, nhwc)) for x, y in (train_pairs, val_pairs)
     ]
-    rank, world = distributed.rank_and_world()
     forward = compiled_forward(model, train["deterministic"]) if train["compile"] else model.logits
     if distributed.launched():  # the gradients are averaged over the ranks in backward
         forward = distributed.wrap(model, device)
     optimizer = make_optimizer(model, train)
     loss = loss_fn(train["loss"], model.config.get("output", "sigmoid"))
     order = torch.Generator().manual_seed(train["seed"])
-    bs, need = train["batch_size"], 2 if any(isinstance(m, BATCH_NORMS) for m in model.modules()) else 1
-    _check_steps(len(x_train), world, need)
     steps = len(step_starts(len(x_train), bs, world, need))
     return TrainState(
         x_train=x_train,
@@ -266,7 +269,7 @@ def prepare(
 def progress_bar(total: int) -> tqdm:
     """A bar of `total` batches on terminals; silence in logs (disable=None: off when stderr is not a TTY)."""
     quiet = None if distributed.is_main() else True  # one bar, rank 0's, under torchrun
-    return progress.bar(quiet, total=total, desc="train", unit="batch", mininterval=1.0)
+    return progress.bar(disable=quiet, total=total, desc="train", unit="batch", mininterval=1.0)
 
 
 def train_epoch(model: DenoisingAutoencoder, state: TrainState, bar: tqdm) -> float:

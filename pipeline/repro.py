@@ -180,10 +180,10 @@ def tolerance_for(key: str, metrics: dict[str, float] | None = None) -> tuple[fl
 
 def not_bit_stable(path: str) -> bool:
     """Outputs of BM3D (the `bm3d` package's compiled library gives run-to-run differences of about 4e-7 per pixel,
-    even on one thread), and the plot drawn from them: equal only within NOISY_TOLERANCE, even on one machine.
+    even on one thread), and the plots drawn from them: equal only within NOISY_TOLERANCE, even on one machine.
     Judged by path, not stage: the `evaluate_sweep` stages that write them also write bit-stable outputs."""
     return path in NOISY_OUTPUTS or path.startswith(
-        ("metrics/baselines/", "metrics/natural/bm3d/", "data/natural/bm3d/")
+        ("metrics/baselines/", "plots/baselines/", "metrics/natural/bm3d/", "data/natural/bm3d/")
     )
 
 

@@ -395,13 +395,13 @@ def test_low_bit_pngs_and_32_bit_integer_tiffs_are_written_as_the_docs_say(tmp_p
 def test_a_16_bit_tiff_with_premultiplied_alpha_stays_premultiplied(tmp_path: Path, samples: int, photometric: str):
     """Its colour samples are already multiplied by alpha; written back as straight alpha they would show darker."""
     rng = np.random.default_rng(0)
-    wide = rng.integers(0, 65536, (40, 48, samples), dtype=np.uint16)
-    wide[..., -1] = 32768
-    wide[..., :-1] //= 2  # premultiplied: no colour sample above its alpha
+    alpha = np.tile(np.linspace(3000, 65535, 48), (40, 1))  # down to 5%, where denoised colour can pass alpha
+    wide = np.dstack([rng.random((40, 48, samples - 1)) * 0.8 * alpha[..., None], alpha]).astype(np.uint16)
     tifffile.imwrite(tmp_path / "pm.tif", wide, photometric=photometric, extrasamples=["assocalpha"])
     cmd = [sys.executable, "-m", "dae", "denoise", str(tmp_path / "pm.tif"), "-o", str(tmp_path / "out")]
     assert subprocess.run(cmd, capture_output=True, text=True, timeout=300).returncode == 0
     with tifffile.TiffFile(tmp_path / "out/pm.tif") as tif:
         assert tuple(tif.pages[0].extrasamples) == (1,)  # associated alpha, as the input said
         out = tif.pages[0].asarray()
-    assert (out[..., -1] == 32768).all() and out[..., :-1].max() < 40000  # colour not un-premultiplied either
+    assert (out[..., -1] == wide[..., -1]).all()
+    assert (out[..., :-1] <= out[..., -1:]).all()  # valid premultiplied colour, not divided by alpha either

@@ -245,10 +245,17 @@ BN_MODEL = {**MODEL, "channels": [8, 16, 32], "bottleneck": "spatial", "norm": "
 
 def test_batch_norm_skips_a_last_step_of_one_image_which_it_cannot_train_on():
     """33 images at batch 16: two steps of 16 and a third of one, whose 1x1 map has one value per channel."""
+    from dae.training import prepare
+
     model = build_model(BN_MODEL, (1, 8, 8))
-    train = {**TRAIN, "epochs": 2, "schedule": "onecycle"}  # one-cycle refuses a step past its planned count
+    train = {**TRAIN, "epochs": 2, "schedule": "onecycle"}
     _, history = fit(model, tiny_pairs(33), tiny_pairs(16, seed=1), train, torch.device("cpu"))
     assert len(history) == 2 and all(np.isfinite(h["train_loss"]) for h in history)
+    # The schedule is planned for the steps taken (2), not 3; without batch norm the step of one image stays.
+    state = prepare(build_model(BN_MODEL, (1, 8, 8)), tiny_pairs(33), tiny_pairs(4, seed=1), train, torch.device("cpu"))
+    assert state.steps == 2 and state.schedule.total_steps == 2 * train["epochs"]
+    state = prepare(build_model(MODEL, (1, 8, 8)), tiny_pairs(33), tiny_pairs(4, seed=1), train, torch.device("cpu"))
+    assert state.steps == 3
     with pytest.raises(ValueError, match="more than 1 value per channel"):  # what the dropped step would do
         build_model(BN_MODEL, (1, 8, 8)).train()(tiny_pairs(1)[0])
 
@@ -256,10 +263,13 @@ def test_batch_norm_skips_a_last_step_of_one_image_which_it_cannot_train_on():
 def test_too_few_images_for_a_step_is_one_line_naming_what_to_change():
     from dae.training import _check_steps
 
+    bn = build_model(BN_MODEL, (1, 8, 8))
     with pytest.raises(DaeError, match=r"^training has 1 image; batch norm \(model.norm: batch\) needs at least 2"):
-        fit(build_model(BN_MODEL, (1, 8, 8)), tiny_pairs(1), tiny_pairs(4, seed=1), TRAIN, torch.device("cpu"))
+        fit(bn, tiny_pairs(1), tiny_pairs(4, seed=1), TRAIN, torch.device("cpu"))
+    with pytest.raises(DaeError, match=r"^batch norm \(model.norm: batch\) needs train.batch_size of at least 2"):
+        fit(bn, tiny_pairs(8), tiny_pairs(4, seed=1), {**TRAIN, "batch_size": 1}, torch.device("cpu"))
     with pytest.raises(DaeError, match=r"^training has 3 images, too few for 2 processes with batch norm, 2 each"):
-        _check_steps(3, world=2, need=2)
+        _check_steps(3, batch_size=16, world=2, need=2)
     with pytest.raises(DaeError, match=r"^training has 1 image, too few for 2 processes, one each; lower train.nproc"):
-        _check_steps(1, world=2, need=1)
-    _check_steps(4, world=2, need=2)  # enough
+        _check_steps(1, batch_size=16, world=2, need=1)
+    _check_steps(4, batch_size=2, world=2, need=2)  # enough

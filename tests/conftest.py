@@ -124,3 +124,28 @@ def copy_project(source: Path, dest: Path) -> Path:
     """A copy of a project with its git history and DVC cache: DVC and git work in it as in the original."""
     shutil.copytree(source, dest, symlinks=True)
     return dest
+
+
+def in_terminal(cmd: list[str], columns: int) -> str:
+    """What `cmd` prints on a pseudo-terminal that reports `columns` columns (stdout and stderr together)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24 if columns else 0, columns, 0, 0))
+    proc = subprocess.Popen(cmd, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO on Linux once the child has closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=300) == 0
+    return b"".join(chunks).decode(errors="replace")

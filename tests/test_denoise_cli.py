@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from conftest import in_terminal
 from PIL import Image, ImageCms
 from skimage import data
 
@@ -200,38 +201,12 @@ def test_python_m_dae_names_its_command() -> None:
     assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m dae denoise")
 
 
-def _in_terminal(cmd: list[str], columns: int) -> str:
-    """What `cmd` prints on a pseudo-terminal that reports `columns` columns (stdout and stderr together)."""
-    import fcntl
-    import os
-    import pty
-    import struct
-    import termios
-
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24 if columns else 0, columns, 0, 0))
-    proc = subprocess.Popen(cmd, stdin=follower, stdout=follower, stderr=follower)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # EIO on Linux once the child has closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    assert proc.wait(timeout=300) == 0
-    return b"".join(chunks).decode(errors="replace")
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal (pty)")
 @pytest.mark.parametrize("columns", [100, 0], ids=["a terminal", "one that reports no size"])
 def test_the_bar_draws_on_a_terminal(run: tuple, tmp_path: Path, columns: int) -> None:
     inputs = run[0]
     cmd = [sys.executable, "-m", "dae", "denoise", str(inputs / "grey.png"), "-o", str(tmp_path / "out")]
-    shown = _in_terminal(cmd, columns)
+    shown = in_terminal(cmd, columns)
     assert "denoise: 100%|" in shown and "1/1" in shown, shown
     assert "1 of 1 files denoised" in shown
 

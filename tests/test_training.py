@@ -273,3 +273,18 @@ def test_too_few_images_for_a_step_is_one_line_naming_what_to_change():
     with pytest.raises(DaeError, match=r"^training has 1 image, too few for 2 processes, one each; lower train.nproc"):
         _check_steps(1, batch_size=16, world=2, need=1)
     _check_steps(4, batch_size=2, world=2, need=2)  # enough
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal (pty)")
+@pytest.mark.parametrize("columns", [100, 0], ids=["a terminal", "one that reports no size"])
+def test_the_training_bar_draws_on_a_terminal(columns: int) -> None:
+    from conftest import in_terminal
+
+    script = (
+        "import torch, test_training as t; from dae.models import build_model; from dae.training import fit; "
+        "fit(build_model(t.MODEL, (1, 8, 8)), t.tiny_pairs(32), t.tiny_pairs(8, seed=1), {**t.TRAIN, 'epochs': 2}, "
+        "torch.device('cpu'))"
+    )
+    path = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+    shown = in_terminal([sys.executable, "-c", path + script], columns)
+    assert "train: 100%|" in shown and "4/4" in shown, shown

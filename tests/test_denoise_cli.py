@@ -321,8 +321,12 @@ def test_ctrl_c_stops_with_one_line_and_leaves_no_file(tmp_path: Path) -> None:
     image = tmp_path / "big.png"
     Image.fromarray((np.random.default_rng(0).random((1500, 1500)) * 255).astype(np.uint8)).save(image)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "dae", "denoise", str(image), "-o", str(out), "--sigma", "auto", "--ensemble", "8"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    args = ["denoise", str(image), "-o", str(out), "--sigma", "auto", "--ensemble", "8"]
+    # As a terminal's Ctrl-C finds it: a shell without job control (`cmd &` in a script, a CI runner's background
+    # job) starts its children with SIGINT ignored, which Python then keeps, so the child takes the default back.
+    start = "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    start += f"sys.argv = ['dae', *{args!r}]; runpy.run_module('dae', run_name='__main__')"
+    proc = subprocess.Popen([sys.executable, "-c", start], stderr=subprocess.PIPE, text=True)
     while "estimated noise std" not in (line := proc.stderr.readline()):  # said just before the model runs
         assert line, "the command ended before denoising"
     proc.send_signal(signal.SIGINT)

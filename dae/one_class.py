@@ -48,10 +48,14 @@ def run_files(root: str | Path, dataset: str, cls: int, runs: list[tuple[str, in
     """Where each (variant, seed) model of one class lives under `root`: the first run (the DAE of the first seed,
     the model the headline `auroc` values come from) at `<dataset>-<class>.safetensors`, the others in
     `runs/<dataset>-<class>/<variant>-seed<seed>.safetensors`."""
-    root, name = Path(root), f"{dataset}-{cls}"
-    files = {runs[0]: root / f"{name}.safetensors"}
-    files.update({(v, s): root / "runs" / name / f"{v}-seed{s}.safetensors" for v, s in runs[1:]})
+    files = {runs[0]: Path(root) / f"{dataset}-{cls}.safetensors"}
+    files.update({(v, s): runs_dir(root, dataset, cls) / f"{v}-seed{s}.safetensors" for v, s in runs[1:]})
     return files
+
+
+def runs_dir(root: str | Path, dataset: str, cls: int) -> Path:
+    """The folder of one class's runs after the first (a stage output even when it holds none)."""
+    return Path(root) / "runs" / f"{dataset}-{cls}"
 
 
 def all_runs(anomaly: dict[str, Any]) -> list[tuple[str, int]]:

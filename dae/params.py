@@ -418,7 +418,7 @@ def check_name(section: str, name: Any) -> str:
 
 def _path_name(section: str, name: Any) -> str:
     """A name that dvc.yaml puts in a param path (natural.models.<name>): DVC would read a '.' in it as nesting."""
-    if isinstance(check_name(section, name), str) and "." in name:
+    if "." in check_name(section, name):
         raise ParamError(
             f"params: {section} key {name!r} is not allowed; no '.' here (DVC reads {section}.{name} as a path)"
         )

@@ -26,10 +26,9 @@ def probe_error(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, te
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if len(np.unique(train_y)) < 2:
+    if (classes := len(np.unique(train_y))) < 2:
         raise DaeError(
-            f"probe: the training images hold {len(np.unique(train_y))} class; a classifier needs 2 or more "
-            "(raise data.subset)"
+            f"probe: the training images hold {classes} class; a classifier needs 2 or more (raise data.subset)"
         )
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     clf.fit(train_x, train_y)

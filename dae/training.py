@@ -207,9 +207,9 @@ def _check_steps(n: int, batch_size: int, world: int, need: int) -> None:
         raise DaeError(f"batch norm (model.norm: batch) needs train.batch_size of at least {need}, got {batch_size}")
     if n >= need * world:
         return
-    noun = "image" if n == 1 else "images"
     if n == 0:
         raise DaeError("training has no images")
+    noun = "image" if n == 1 else "images"
     if world == 1:
         raise DaeError(f"training has {n} {noun}; batch norm (model.norm: batch) needs at least {need} images a step")
     each = f" with batch norm, {need} each" if need > 1 else ", one each"

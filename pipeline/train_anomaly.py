@@ -18,7 +18,7 @@ import torch
 from dae.datasets import load_splits
 from dae.io import atomic_dir
 from dae.models import save_model
-from dae.one_class import all_runs, class_images, one_class_pairs, run_files
+from dae.one_class import all_runs, class_images, one_class_pairs, run_files, runs_dir
 from dae.params import ParamError, anomaly_params, check_unchanged, load_params
 from dae.training import pick_device
 from pipeline._build import fit_within_memory
@@ -53,7 +53,7 @@ def train_class(params: dict[str, Any], splits: dict[str, np.ndarray], dataset: 
         logging.info("%s class %d %s seed %d: %.1f s", dataset, cls, variant, seed, time.perf_counter() - start)
     check_unchanged()  # before anything is written under its real name
     head = runs[0]
-    with atomic_dir(root / "runs" / f"{dataset}-{cls}") as tmp:  # empty for one run, yet there: a declared output
+    with atomic_dir(runs_dir(root, dataset, cls)) as tmp:  # empty for one run, yet there: a declared output
         for key in runs[1:]:
             save_model(trained[key][0], tmp / files[key].name, {"dataset": dataset, **trained[key][1]})
     save_model(trained[head][0], files[head], {"dataset": dataset, **trained[head][1]})

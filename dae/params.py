@@ -328,6 +328,8 @@ def _model_sigma(key: str, value: Any) -> float | str:
 
 
 _model_sigma.allowed = "a gaussian std on the 0-255 scale, or blind"  # type: ignore[attr-defined]
+# Factors by which a model's training images are also shrunk (dae.patches.downscaled); absent: [1], as they are.
+SCALES = int_list(number(0, 1, lo_open=True), 8, unique=True)
 SCHEMA["natural"] = {
     "data": _named("{train: folder, test: folder}", lambda k, v: _fields(k, v, {"train": text, "test": text})),
     "sigmas": int_list(sigma_255, 8, unique=True),
@@ -339,18 +341,21 @@ SCHEMA["natural"] = {
     "tile": integer(16),
     "archs": _named("a whole model: section", lambda k, v: _section(k, v, SCHEMA["model"])),
     "models": _named(
-        "{data, arch, sigma, and optionally epochs and loss (natural.train's otherwise)}",
+        "{data, arch, sigma, and optionally epochs and loss (natural.train's otherwise) and scales ([1])}",
         lambda k, v: _fields(
-            k, v, {"data": text, "arch": text, "sigma": _model_sigma}, {"epochs": integer(1), "loss": choice(*LOSSES)}
+            k,
+            v,
+            {"data": text, "arch": text, "sigma": _model_sigma},
+            {"epochs": integer(1), "loss": choice(*LOSSES), "scales": SCALES},
         ),
     ),
     "finetune": _named(
-        "{from, data, sigma, epochs, and optionally lr and loss (natural.train's otherwise) and arch (from's)}",
+        "{from, data, sigma, epochs, and optionally lr, loss (natural.train's otherwise), arch (from's), scales ([1])}",
         lambda k, v: _fields(
             k,
             v,
             {"from": text, "data": text, "sigma": _model_sigma, "epochs": integer(1)},
-            {"lr": number(0, lo_open=True), "loss": choice(*LOSSES), "arch": text},
+            {"lr": number(0, lo_open=True), "loss": choice(*LOSSES), "arch": text, "scales": SCALES},
         ),
     ),
     "train": overrides("train"),
@@ -397,8 +402,8 @@ def natural_train(params: dict[str, Any]) -> dict[str, Any]:
 
 def natural_models(natural: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every natural-image model, trained (`natural.models`) or fine-tuned (`natural.finetune`, which takes its arch
-    from its `from` model unless it names one), as {name: {data, arch, sigma, epochs, loss, lr, from}} (None: not
-    set)."""
+    from its `from` model unless it names one), as {name: {data, arch, sigma, epochs, loss, scales, lr, from}}
+    (None: not set)."""
     out = {name: {**entry, "lr": None, "from": None} for name, entry in natural["models"].items()}
     for name, entry in natural["finetune"].items():
         out[name] = {**entry, "arch": entry["arch"] or natural["models"][entry["from"]]["arch"]}

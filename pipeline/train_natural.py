@@ -11,6 +11,7 @@ from dae.io import load_arrays
 from dae.models import save_model
 from dae.natural import level, patch_pairs
 from dae.params import ParamError, check_unchanged, load_params, natural_models, natural_train
+from dae.patches import downscaled
 from dae.training import pick_device
 from pipeline._build import fit_within_memory
 from pipeline._stage import run
@@ -38,6 +39,7 @@ def main() -> None:
     images = {split: [v for k, v in arrays.items() if k.startswith(f"{split}/")] for split in ("train", "val")}
     noise, seed, patch = level(entry["sigma"], natural["blind"]), train_p["seed"], natural["patch"]
     val = patch_pairs(images["val"], patch, natural["val_patches"], noise, seed, 0)
+    images["train"] = downscaled(images["train"], entry["scales"] or [1], patch)  # the val patches stay full size
 
     def redraw(epoch: int):
         return patch_pairs(images["train"], patch, natural["patches"], noise, seed, epoch)

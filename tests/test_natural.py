@@ -1,5 +1,7 @@
 """Natural-image pieces: image files, patches, the fully convolutional models and whole-image inference."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ from dae.images import image_folder, quantise, read_image, to_grey
 from dae.models import build_model, save_model
 from dae.natural import add_test_noise, score, split_names
 from dae.params import ParamError, natural_models, validate
-from dae.patches import sample_patches
+from dae.patches import downscaled, sample_patches
 
 BASE = {"hidden": [16], "latent": 8, "activation": "relu", "dropout": 0.0, "bottleneck": "dense", "norm": "none"}
 UNET = {**BASE, "arch": "unet", "channels": [8, 16, 32], "blocks": 1, "output": "linear"}
@@ -92,6 +94,39 @@ def test_colour_patches_crop_every_channel_alike_and_grey_draws_are_unchanged():
         patches - np.array([0, 1000, 2000])[:, None, None],
         np.repeat(sample_patches([grey], 4, 50, np.random.default_rng(3)), 3, axis=1),
     )
+
+
+def test_downscaled_copies_follow_the_images_and_keep_their_content():
+    y, x = np.mgrid[0:100, 0:80]
+    ramp = (x / 79.0).astype(np.float32)  # a left-to-right ramp stays one when shrunk
+    grey, colour = ramp, np.stack([ramp, 1 - ramp, np.full_like(ramp, 0.5)], axis=2)
+    out = downscaled([grey, colour], [1, 0.9, 0.5], smallest=48)
+    assert [o.shape for o in out] == [(100, 80), (100, 80, 3), (90, 72), (90, 72, 3)]  # 0.5 gives 50x40: too small
+    assert out[0] is grey and out[1] is colour  # the originals come first, untouched
+    assert all(o.dtype == np.float32 and o.min() >= 0 and o.max() <= 1 for o in out)
+    assert np.abs(out[2] - np.linspace(0, 1, 72, dtype=np.float32)[None, :]).max() < 0.02
+    assert np.array_equal(out[3][..., 0], out[2]) and np.abs(out[3][..., 2] - 0.5).max() < 1e-6
+    # bicubic interpolation rings at a sharp edge (to -0.001 and 1.001 here); the copies are clamped into [0, 1]
+    edge = (np.indices((60, 60))[1] >= 30).astype(np.float32)
+    small = downscaled([edge], [0.9], 48)[1]
+    assert small.min() == 0 and small.max() == 1 and 0 < small[0, 26] < 1
+    assert len(downscaled([grey], [1], 48)) == 1
+
+
+def test_natural_scales_are_factors_up_to_one():
+    raw = yaml.safe_load(committed_text("params.yaml"))
+    raw["natural"]["data"] = {"bsd": {"train": "train400", "test": "set12"}}
+    raw["natural"]["models"] = {"m": {"data": "bsd", "arch": "unet", "sigma": "blind"}}
+    assert natural_models(validate(raw)["natural"])["m"]["scales"] is None  # absent: the images as they are
+    raw["natural"]["models"]["m"]["scales"] = [1, 0.9, 0.7]
+    assert natural_models(validate(raw)["natural"])["m"]["scales"] == [1, 0.9, 0.7]
+    factor = "expected a number > 0 and <= 1"
+    listed = "expected a list of 1 to 8 different entries"
+    cases = (([0], "[0]", factor), ([1, 1.2], "[1]", factor), ([1, 0.9, 0.9], "", listed), ([], "", listed))
+    for bad, key, allowed in cases:
+        raw["natural"]["models"]["m"]["scales"] = bad
+        with pytest.raises(ParamError, match=rf"models.m.scales{re.escape(key)} = .* is not allowed; {allowed}"):
+            validate(raw)
 
 
 def test_a_level_range_draws_each_items_noise_level_from_it():
@@ -254,6 +289,7 @@ def test_natural_finetune_entries_must_start_from_a_model_and_name_known_data():
         "lr": 0.001,
         "loss": None,
         "arch": "dncnn",
+        "scales": None,
     }
 
 

@@ -77,7 +77,8 @@ def _note(run: dict, method: str) -> str:
         arch = entry.get("arch") or run["models"][entry["from"]]["arch"]
         sigma = "all σ (blind)" if entry["sigma"] == "blind" else f"σ {entry['sigma']:g}"
         return f"{arch}, `{entry['from']}` + {entry['epochs']} epochs at {sigma}"
-    return f"{entry['arch']}, {entry['epochs']} epoch{'s' if entry['epochs'] != 1 else ''}"
+    note = f"{entry['arch']}, {entry['epochs']} epoch{'s' if entry['epochs'] != 1 else ''}"
+    return note + (f", scales {' / '.join(f'{s:g}' for s in entry['scales'])}" if entry.get("scales") else "")
 
 
 def tables(run: dict) -> str:

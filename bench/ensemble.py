@@ -62,7 +62,7 @@ def compare(model_file: Path, images: dict[str, np.ndarray], sigmas: list[float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models/grey-blind.safetensors")
-    parser.add_argument("--config", type=Path, default=ROOT / "configs/natural-blind.yaml")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs/natural.yaml")
     parser.add_argument("--mirror", help="the data mirror holding the config's folders (default $DAE_DATA_MIRROR)")
     parser.add_argument("--sigmas", type=float, nargs="+", default=[15, 25, 50])
     args = parser.parse_args()

@@ -328,7 +328,8 @@ def _model_sigma(key: str, value: Any) -> float | str:
 
 
 _model_sigma.allowed = "a gaussian std on the 0-255 scale, or blind"  # type: ignore[attr-defined]
-# Factors by which a model's training images are also shrunk (dae.patches.downscaled); absent: [1], as they are.
+# Factors by which a model's training images are also shrunk (dae.patches.downscaled): the images themselves are
+# always used, so [1] or no `scales` means the images as they are, and [1, 0.9] the images and a 0.9 copy of each.
 SCALES = int_list(number(0, 1, lo_open=True), 8, unique=True)
 SCHEMA["natural"] = {
     "data": _named("{train: folder, test: folder}", lambda k, v: _fields(k, v, {"train": text, "test": text})),
@@ -341,7 +342,7 @@ SCHEMA["natural"] = {
     "tile": integer(16),
     "archs": _named("a whole model: section", lambda k, v: _section(k, v, SCHEMA["model"])),
     "models": _named(
-        "{data, arch, sigma, and optionally epochs and loss (natural.train's otherwise) and scales ([1])}",
+        "{data, arch, sigma, and optionally epochs and loss (natural.train's otherwise) and scales (shrink factors)}",
         lambda k, v: _fields(
             k,
             v,
@@ -350,7 +351,7 @@ SCHEMA["natural"] = {
         ),
     ),
     "finetune": _named(
-        "{from, data, sigma, epochs, and optionally lr, loss (natural.train's otherwise), arch (from's), scales ([1])}",
+        "{from, data, sigma, epochs, and optionally lr, loss (natural.train's otherwise), arch (from's), scales}",
         lambda k, v: _fields(
             k,
             v,

@@ -1,4 +1,5 @@
-"""Training patches from large images: seeded random crops with the 8 flips and 90-degree rotations.
+"""Training patches from large images: seeded random crops with the 8 flips and 90-degree rotations, from the
+images and, where a model asks for them, shrunk copies of them.
 
 Natural-image models train on small patches (the field's 40-64 px), drawn afresh every epoch, so that a few hundred
 images give an endless stream of different inputs; whole images are only seen at test time.
@@ -32,10 +33,10 @@ def sample_patches(images: list[np.ndarray], size: int, count: int, rng: np.rand
 
 
 def downscaled(images: list[np.ndarray], factors: list[float], smallest: int) -> list[np.ndarray]:
-    """The images, then for each factor below 1 every image shrunk by it (bicubic with antialiasing, clamped to
-    [0, 1]), leaving out copies under `smallest` pixels a side: DnCNN's training data is its 400 images at scales
-    1, 0.9, 0.8 and 0.7. A shrunk photograph is still a photograph, with its detail packed closer, so a few hundred
-    images give a model more kinds of texture to learn from."""
+    """The images, then for each factor below 1 every image shrunk by it (bicubic with antialiasing; float32, clamped
+    to [0, 1], the range of the images), leaving out copies under `smallest` pixels a side. DnCNN's training data is
+    its 400 images at scales 1, 0.9, 0.8 and 0.7. A shrunk photograph is still a photograph, with its detail packed
+    closer, so a few hundred images give a model more kinds of texture to learn from."""
     out = list(images)
     for factor in (f for f in factors if f < 1):
         for image in images:

@@ -39,7 +39,10 @@ def main() -> None:
     images = {split: [v for k, v in arrays.items() if k.startswith(f"{split}/")] for split in ("train", "val")}
     noise, seed, patch = level(entry["sigma"], natural["blind"]), train_p["seed"], natural["patch"]
     val = patch_pairs(images["val"], patch, natural["val_patches"], noise, seed, 0)
+    count = len(images["train"])
     images["train"] = downscaled(images["train"], entry["scales"] or [1], patch)  # the val patches stay full size
+    if len(images["train"]) > count:  # a factor whose copies would be smaller than a patch adds none
+        log.info("%s: %d training images and %d shrunk copies", args.model, count, len(images["train"]) - count)
 
     def redraw(epoch: int):
         return patch_pairs(images["train"], patch, natural["patches"], noise, seed, epoch)

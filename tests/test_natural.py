@@ -280,7 +280,9 @@ def test_natural_finetune_entries_must_start_from_a_model_and_name_known_data():
         validate(raw)
     raw["natural"]["archs"]["dncnn-nm"] = {**raw["natural"]["archs"]["dncnn"], "noise_map": "estimate"}
     assert natural_models(validate(raw)["natural"])["t"]["arch"] == "dncnn-nm"  # grows b's input (tests/test_noise_map)
-    raw["natural"]["finetune"] = {"t": {"from": "b", "data": "bsd", "sigma": 25, "epochs": 2, "lr": 0.001}}
+    raw["natural"]["finetune"] = {
+        "t": {"from": "b", "data": "bsd", "sigma": 25, "epochs": 2, "lr": 0.001, "scales": [1, 0.8]}
+    }
     assert natural_models(validate(raw)["natural"])["t"] == {
         "from": "b",
         "data": "bsd",
@@ -289,7 +291,7 @@ def test_natural_finetune_entries_must_start_from_a_model_and_name_known_data():
         "lr": 0.001,
         "loss": None,
         "arch": "dncnn",
-        "scales": None,
+        "scales": [1, 0.8],
     }
 
 

@@ -76,7 +76,7 @@ CROSS_CPU = [
     ("metrics/studies/l2.json:0.0001.val_loss", 0.040329, 0.040066, 0.046),
     ("metrics/studies/l2.json:0.0001.gap", 0.000922, 0.000802, 0.006),
     ("metrics/studies/loss.json:psnr.train_loss", -15.8891, -15.8821, -17.6),
-    # configs/natural-blind.yaml: the shipped model's run (AVX2) against a rerun on AVX-512, Set12 at sigma 25
+    # configs/natural-blind.yaml: the fp32 blind model's run (AVX2) against a rerun on AVX-512, Set12 at sigma 25
     ("metrics/natural/bsd.json:table.grey-blind.25.images.09.png", 27.9887, 27.423, 25.9),
     ("metrics/natural/bsd.json:table.grey-blind.25.psnr", 29.7714, 29.7076, 29.1),
 ]

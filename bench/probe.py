@@ -99,7 +99,8 @@ def train_and_score(
 ) -> dict[str, Any]:
     """Train `params`' model on the first `train_images` MNIST training images at clipped gaussian `std` (or across
     the `blind` range), pick the epoch on the first `test` val images, and score the first `test` test images
-    (None: all), with the noise the corrupt stage draws (noise seed 0). `val_psnr` (at `std`) is the number to
+    (None: all), with the noise the corrupt stage draws (noise seed 0); with `train.fresh_noise` (always when
+    blind) the training inputs' noise is drawn afresh every epoch. `val_psnr` (at `std`) is the number to
     choose between options on; `test_psnr` is for reporting."""
 
     def pair(split: str, level: float, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,8 +110,9 @@ def train_and_score(
 
     train_pairs, val_pairs = pair("train", std, train_images), pair("val", std, test)
     redraw = None
-    if blind:
-        redraw = sampler(train_pairs[1].numpy(), [{"type": "gaussian", "low": blind[0], "high": blind[1]}], 0, "probe")
+    if blind or params["train"]["fresh_noise"]:  # new noise every epoch, as the train stages draw it
+        low, high = blind or (std, std)
+        redraw = sampler(train_pairs[1].numpy(), [{"type": "gaussian", "low": low, "high": high}], 0, "probe")
         train_pairs = (torch.from_numpy(redraw(0)), train_pairs[1])
     seed_everything(params["train"]["seed"], params["train"]["deterministic"])
     model = build_model(params["model"], (1, 28, 28))

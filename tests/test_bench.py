@@ -222,3 +222,26 @@ def test_natural_gpu_script_trains_plans_and_scores_on_the_cpu(tmp_path):
         assert len(row["held_out"]) == len(row["test"]) == 3 and row["held_out"][0] > row["held_out"][2] > 10
     model = load_model(save / "b.safetensors")
     assert model.config["channels"] == tiny and model.config["noise_map"] == "estimate"
+
+
+def test_probe_honours_fresh_noise_and_stays_seeded():
+    from sklearn.datasets import load_digits
+
+    from bench.probe import main_model_only, train_and_score
+    from dae.params import validate
+
+    # The bundled 8x8 digits blown up to MNIST's 28x28 (3x3 blocks, padded): strokes a model can learn in seconds.
+    digits = np.pad(np.kron(load_digits().images, np.ones((3, 3))), ((0, 0), (2, 2), (2, 2))) * 255 / 16
+    digits = digits.round().astype(np.uint8)[:, None]
+    splits = {"train_x": digits[:256], "val_x": digits[256:288], "test_x": digits[288:320]}
+    raw = yaml.safe_load((ROOT / "configs" / "mnist.yaml").read_text())
+    raw["model"] |= {"channels": [4], "blocks": 0}
+
+    def score(fresh: bool) -> float:
+        raw["train"] |= {"epochs": 3, "amp_cpu": False, "fresh_noise": fresh}
+        return train_and_score(validate(main_model_only(raw)), splits, 0.3, test=32)["val_psnr"]
+
+    fixed, fresh = score(False), score(True)
+    # The stage's train.fresh_noise trains on other inputs than the corrupt stage's fixed pairs; seeded either way.
+    assert fresh != fixed
+    assert score(True) == fresh

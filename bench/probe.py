@@ -110,7 +110,7 @@ def train_and_score(
 
     train_pairs, val_pairs = pair("train", std, train_images), pair("val", std, test)
     redraw = None
-    if blind or params["train"]["fresh_noise"]:  # new noise every epoch, as the stage's; the bench's own draws
+    if blind or params["train"]["fresh_noise"]:  # noise redrawn every epoch (seeded draws of its own)
         low, high = blind or (std, std)
         redraw = sampler(train_pairs[1].numpy(), [{"type": "gaussian", "low": low, "high": high}], 0, "probe")
         train_pairs = (torch.from_numpy(redraw(0)), train_pairs[1])

@@ -242,6 +242,6 @@ def test_probe_honours_fresh_noise_and_stays_seeded():
         return train_and_score(validate(main_model_only(raw)), splits, 0.3, test=32)["val_psnr"]
 
     fixed, fresh = score(False), score(True)
-    # The stage's train.fresh_noise trains on other inputs than the corrupt stage's fixed pairs; seeded either way.
+    # train.fresh_noise trains on other inputs than the fixed pairs, and is seeded like them.
     assert fresh != fixed
     assert score(True) == fresh

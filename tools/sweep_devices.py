@@ -41,7 +41,9 @@ def combinations(sets: list[str]) -> list[list[str]]:
 def run_one(repo: Path, device: str, values: list[str]) -> dict:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": device, "DVC_NO_ANALYTICS": "1"}
     env.setdefault("OMP_NUM_THREADS", "1")
-    cmd = ["dvc", "exp", "run", "--temp", *itertools.chain.from_iterable(("-S", v) for v in values)]
+    # Two `dvc exp run --temp` starting together contend for the repo's lock for a moment; without --wait-for-lock the
+    # later one failed at once ("Unable to acquire lock"; seen in CI on a slow 2-core machine).
+    cmd = ["dvc", "--wait-for-lock", "exp", "run", "--temp", *itertools.chain.from_iterable(("-S", v) for v in values)]
     start = time.time()
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
     last = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]

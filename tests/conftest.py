@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import os
 import shutil
 import subprocess
@@ -17,6 +18,12 @@ from pipeline.repro import SMALL, merge
 # by every stage they start. Two workers with a thread per core each would spin OpenMP threads against each other.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # The variable reaches the stages a worker starts, but not the worker's own torch: its OpenMP runtime had already
+    # read the environment (a worker's torch used 2 threads with the variable at 1; with CI's reproduction beside the
+    # two workers, the in-process tests of tests/test_training.py ran 10 to 50 times slower than alone).
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "datasets"
@@ -100,15 +107,24 @@ def tiny_project(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The small project after one `dvc repro` from clean, and that run's output. Run once per session and worker (it
-    is the suite's costliest step): tests read it, or change a copy of it (`copy_project`), never the project itself."""
-    project = make_project(tmp_path_factory.mktemp("reproduced") / "project")
-    return project, sh("dvc", "repro", cwd=project).stdout
+    """The small project after one `dvc repro` from clean, and that run's output. Built once per session (it is the
+    suite's costliest step): under pytest-xdist the first worker to need it builds it in the folder the workers share,
+    and the others wait for it. Tests read it, or change a copy of it (`copy_project`), never the project itself."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    project, log = shared / "reproduced" / "project", shared / "reproduced" / "repro.log"
+    with open(shared / "reproduced.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not log.is_file():  # absent too after a failed build, which the next worker then retries
+            shutil.rmtree(project.parent, ignore_errors=True)
+            output = sh("dvc", "repro", cwd=make_project(project)).stdout
+            log.write_text(output)
+    return project, log.read_text()
 
 
-# The tests that use the reproduced project, in two xdist groups (`--dist loadgroup`): each group runs in one worker,
-# which builds the project once. One group was the suite's critical path (about 500 of its 511 s on 2 cores); two,
-# split by their measured durations, took the suite to 463-503 s on the same machine (2026-11-29).
+# The tests that use the reproduced project, in two xdist groups (`--dist loadgroup`), split by their measured
+# durations: one group was the suite's critical path (about 500 of its 511 s on 2 cores); two took the suite to
+# 463-503 s on the same machine (2026-11-29). Each group runs in one worker; since 2026-12-07 they share one build.
 SECOND_GROUP = {"test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
 
 

@@ -30,7 +30,8 @@ def test_corrupt_and_train_rows():
 
 
 def test_cpu_bf16_row_times_the_mnist_model_both_ways():
-    (row,) = bench_cpu_bf16(128, 1)
+    # One batch a fit: a CPU without native bf16 emulates it, 10 times slower than fp32 (34 s at 128 images there).
+    (row,) = bench_cpu_bf16(32, 1)
     assert row["what"] == "train MNIST model, bf16 (amp_cpu)" and row["pipeline"] > 0 and row["bare"] > 0
 
 

@@ -23,7 +23,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # two workers, the in-process tests of tests/test_training.py ran 10 to 50 times slower than alone).
     import torch
 
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    first = os.environ["OMP_NUM_THREADS"].split(",")[0]  # OpenMP also takes a nested list, "4,2"
+    if first.isdigit() and int(first) > 0:
+        torch.set_num_threads(int(first))
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "datasets"

@@ -240,6 +240,13 @@ print(torch.get_num_threads())
     assert proc.returncode == 0 and proc.stdout.split()[-1] == "3", proc.stderr
 
 
+@pytest.mark.skipif(not os.environ.get("PYTEST_XDIST_WORKER"), reason="about the suite's xdist workers")
+def test_an_xdist_worker_runs_its_own_torch_on_the_threads_its_stages_get():
+    """conftest's OMP_NUM_THREADS came too late for a worker's own OpenMP runtime (2 threads beside it at 1): its
+    in-process tests then spun 2 threads against CI's reproduction and the other worker, 10-50 times slower."""
+    assert str(torch.get_num_threads()) == os.environ["OMP_NUM_THREADS"].split(",")[0]
+
+
 BN_MODEL = {**MODEL, "channels": [8, 16, 32], "bottleneck": "spatial", "norm": "batch"}  # 8x8 -> a 1x1 map
 
 

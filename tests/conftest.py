@@ -22,10 +22,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # read the environment (a worker's torch used 2 threads with the variable at 1; with CI's reproduction beside the
     # two workers, the in-process tests of tests/test_training.py ran 10 to 50 times slower than alone).
     import torch
+    from threadpoolctl import threadpool_limits
 
     first = os.environ["OMP_NUM_THREADS"].split(",")[0]  # OpenMP also takes a nested list, "4,2"
     if first.isdigit() and int(first) > 0:
         torch.set_num_threads(int(first))
+        threadpool_limits(int(first))  # numpy's OpenBLAS, loaded before this file too, had 2 as well
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "datasets"

@@ -244,7 +244,13 @@ print(torch.get_num_threads())
 def test_an_xdist_worker_runs_its_own_torch_on_the_threads_its_stages_get():
     """conftest's OMP_NUM_THREADS came too late for a worker's own OpenMP runtime (2 threads beside it at 1): its
     in-process tests then spun 2 threads against CI's reproduction and the other worker, 10-50 times slower."""
-    assert str(torch.get_num_threads()) == os.environ["OMP_NUM_THREADS"].split(",")[0]
+    from threadpoolctl import threadpool_info
+
+    threads = os.environ["OMP_NUM_THREADS"].split(",")[0]
+    assert str(torch.get_num_threads()) == threads
+    assert {(pool["filepath"], str(pool["num_threads"])) for pool in threadpool_info()} == {
+        (pool["filepath"], threads) for pool in threadpool_info()
+    }  # numpy's OpenBLAS and any other BLAS or OpenMP pool
 
 
 BN_MODEL = {**MODEL, "channels": [8, 16, 32], "bottleneck": "spatial", "norm": "batch"}  # 8x8 -> a 1x1 map

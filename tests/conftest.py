@@ -130,6 +130,9 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 # durations: one group was the suite's critical path (about 500 of its 511 s on 2 cores); two took the suite to
 # 463-503 s on the same machine (2026-11-29). Each group runs in one worker; since 2026-12-07 they share one build.
 SECOND_GROUP = {"test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
+# xdist hands each worker one of the groups first (the largest units of work), so the second group's worker would
+# idle while the first builds the project (125 s of the AVX2 EPYC): it starts with two long tests that need none.
+WHILE_BUILDING = ("test_dvc_commands_run_in_a_tiny_project", "test_cifar10_end_to_end_with_dvc_repro")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
@@ -138,6 +141,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "reproduced" in getattr(item, "fixturenames", ()):
             second = item.module is not None and item.module.__name__ in SECOND_GROUP
             item.add_marker(pytest.mark.xdist_group("reproduced-2" if second else "reproduced-1"))
+        elif item.name in WHILE_BUILDING:
+            item.add_marker(pytest.mark.xdist_group("reproduced-2"))
+    items.sort(key=lambda item: item.name not in WHILE_BUILDING)  # stable: first in their group, the rest as before
 
 
 def copy_project(source: Path, dest: Path) -> Path:

@@ -20,7 +20,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     # The variable reaches the stages a worker starts, but not the worker's own torch: its OpenMP runtime had already
     # read the environment (a worker's torch used 2 threads with the variable at 1; with CI's reproduction beside the
-    # two workers, the in-process tests of tests/test_training.py ran 10 to 50 times slower than alone).
+    # two workers, in-process tests of tests/test_training.py took 10 to 42 s that take under a second alone).
     import torch
     from threadpoolctl import threadpool_limits
 

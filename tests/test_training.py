@@ -243,7 +243,7 @@ print(torch.get_num_threads())
 @pytest.mark.skipif(not os.environ.get("PYTEST_XDIST_WORKER"), reason="about the suite's xdist workers")
 def test_an_xdist_worker_runs_its_own_torch_on_the_threads_its_stages_get():
     """conftest's OMP_NUM_THREADS came too late for a worker's own OpenMP runtime (2 threads beside it at 1): its
-    in-process tests then spun 2 threads against CI's reproduction and the other worker, 10-50 times slower."""
+    in-process tests then spun 2 threads against CI's reproduction and the other worker, tens of times slower."""
     from threadpoolctl import threadpool_info
 
     threads = os.environ["OMP_NUM_THREADS"].split(",")[0]

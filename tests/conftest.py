@@ -26,7 +26,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
     first = os.environ["OMP_NUM_THREADS"].split(",")[0]  # OpenMP also takes a nested list, "4,2"
     if first.isdigit() and int(first) > 0:
-        torch.set_num_threads(int(first))
+        torch.set_num_threads(int(first))  # also the MKL inside torch, which threadpoolctl cannot see
         threadpool_limits(int(first))  # numpy's OpenBLAS, loaded before this file too, had 2 as well
 
 ROOT = Path(__file__).resolve().parents[1]

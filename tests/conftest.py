@@ -129,10 +129,13 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 # The tests that use the reproduced project, in two xdist groups (`--dist loadgroup`), split by their measured
 # durations: one group was the suite's critical path (about 500 of its 511 s on 2 cores); two took the suite to
 # 463-503 s on the same machine (2026-11-29). Each group runs in one worker; since 2026-12-07 they share one build.
-SECOND_GROUP = {"test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
+SECOND_GROUP = {"test_docs", "test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
 # xdist hands each worker one of the groups first (the largest units of work), so the second group's worker would
 # idle while the first builds the project (125 s of the AVX2 EPYC): it starts with two long tests that need none.
-WHILE_BUILDING = ("test_dvc_commands_run_in_a_tiny_project", "test_cifar10_end_to_end_with_dvc_repro")
+WHILE_BUILDING = (
+    "test_cifar10_end_to_end_with_dvc_repro",
+    "test_a_second_experiment_in_the_same_workspace_stops_the_first_with_one_line",
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import git_repo, make_project, sh
+from conftest import copy_project, git_repo, sh
 
 from dae.params import ParamError, load_params, validate
 
@@ -68,15 +68,6 @@ OTHER_ENV = {"OMP_NUM_THREADS"}
 # One thread per process: on a busy 2-core machine torch's OpenMP threads spin against other processes, and a
 # 0.2 s training took 21 s. The docs' own settings win where they set it.
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
-# The tiny project: conftest's small params, smaller still, and the one sweep setting the docs name.
-SHRINK = {
-    "data": {"subset": 100},
-    "train": {"epochs": 2},
-    "baselines": {"n_test": 10, "n_val": 5, "n_slow": 1},
-    "studies": {"epochs": 2, "setting": "gaussian-0.5"},
-    "probe": {"epochs": 2},
-}
-TINY_SWEEP = {"gaussian-0.5": {"type": "gaussian", "level": 0.5}}
 
 
 @dataclass(frozen=True)
@@ -369,21 +360,11 @@ def test_python_commands_parse():
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
 
 
-def docs_project(path: Path) -> Path:
-    """conftest's tiny project, smaller still: the commands check that the docs work, not what they find."""
-    project = make_project(path)
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    for section, values in SHRINK.items():
-        params[section].update(values)
-    params["sweep"], params["blind"] = TINY_SWEEP, {"gaussian": ["gaussian"]}
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    sh("git", "commit", "-qam", "smaller still", cwd=project)
-    return project
-
-
 @pytest.mark.slow
-def test_dvc_commands_run_in_a_tiny_project(tmp_path: Path):
-    project = docs_project(tmp_path / "project")
+def test_dvc_commands_run_in_a_tiny_project(tmp_path: Path, reproduced: tuple[Path, str]):
+    # The reproduced project is what the README's first command, `dvc repro` from clean, made of conftest's small
+    # project (its sweep holds the gaussian-0.5 the docs name), so here that command finds nothing left to do.
+    project = copy_project(reproduced[0], tmp_path / "project")
     ran: list[str] = []
     for cmd in all_commands():
         if not_run_reason(cmd) or cmd.text in ran:

@@ -86,7 +86,7 @@ KILLS = [
     "metrics/eval.json",
     "data/pairs/sweep/masking-0.5.safetensors",
     "midway through training",
-    "metrics/baselines/gaussian-0.2.json",
+    "metrics/baselines/gaussian-0.5.json",
     "plots/train/blind/all",
     "metrics/cross_noise.json",
     "plots/psnr_vs_noise/gaussian.csv",

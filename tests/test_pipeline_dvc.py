@@ -23,11 +23,11 @@ def _check_main_sweep_and_baselines(tiny_project: Path) -> None:
     metrics = json.loads((tiny_project / "metrics/eval.json").read_text())
     assert {"psnr", "ssim", "mse", "noisy_psnr", "noisy_ssim", "noisy_mse"} <= set(metrics)
     assert metrics["psnr"] > metrics["noisy_psnr"]
-    for name in ("gaussian-0.2", "masking-0.5"):
+    for name in ("gaussian-0.5", "masking-0.5"):
         assert (tiny_project / f"data/models/sweep/{name}.safetensors").is_file()
         assert (tiny_project / f"metrics/sweep/{name}.json").is_file()
     cross = json.loads((tiny_project / "metrics/cross_noise.json").read_text())
-    settings = {"gaussian-0.2", "masking-0.5"}
+    settings = {"gaussian-0.5", "masking-0.5"}
     assert set(cross) == settings | {"blind-all", "blind_minus_specialist"}
     assert (
         set(cross["masking-0.5"]) == set(cross["blind-all"]) == set(cross["blind_minus_specialist"]["all"]) == settings
@@ -45,7 +45,7 @@ def _check_main_sweep_and_baselines(tiny_project: Path) -> None:
         "psnr_vs_noise.png",
         "cross_noise.png",
         "baselines_vs_noise.png",
-        "baselines/gaussian-0.2.png",
+        "baselines/gaussian-0.5.png",
     ):
         assert (tiny_project / "plots" / picture).read_bytes()[:4] == b"\x89PNG"
 
@@ -85,7 +85,7 @@ def test_repro_then_experiment_changes_only_the_main_setting(tmp_path: Path, rep
         "evaluate",
         "cross_noise",
         "plots",
-        "corrupt_sweep@gaussian-0.2",
+        "corrupt_sweep@gaussian-0.5",
         "train_sweep@masking-0.5",
         "evaluate_sweep@masking-0.5",
         "train_blind@all",
@@ -105,7 +105,7 @@ def test_repro_then_experiment_changes_only_the_main_setting(tmp_path: Path, rep
     diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=tiny_project).stdout)
     change = diff["metrics/eval.json"]["noisy_psnr"]
     assert change["new"] < change["old"] - 2  # std 0.3 -> 0.5 costs the noisy input several dB
-    assert "metrics/sweep/gaussian-0.2.json" not in diff
+    assert "metrics/sweep/gaussian-0.5.json" not in diff
     shown = json.loads(sh("dvc", "exp", "show", "--json", cwd=tiny_project).stdout)
     assert "0.5" in json.dumps(shown)
 

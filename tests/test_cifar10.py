@@ -93,7 +93,7 @@ def test_load_splits_through_the_mirror_checks_the_md5(tmp_path: Path) -> None:
 CIFAR = {
     "train": {"epochs": 3},
     "baselines": {"n_test": 20, "n_val": 5, "n_slow": 1},
-    "sweep": {"gaussian-0.2": {"type": "gaussian", "level": 0.2}},
+    "sweep": {"gaussian-0.5": {"type": "gaussian", "level": 0.5}},  # the setting of the small params' studies
     "blind": {"gaussian": ["gaussian"]},
 }
 
@@ -116,7 +116,7 @@ def test_cifar10_end_to_end_with_dvc_repro(tmp_path: Path) -> None:
     assert model.config["shape"] == [3, 32, 32]
     main = json.loads((project / "metrics/eval.json").read_text())
     assert main["psnr"] > main["noisy_psnr"] + 2, main
-    baselines = json.loads((project / "metrics/baselines/gaussian-0.2.json").read_text())
+    baselines = json.loads((project / "metrics/baselines/gaussian-0.5.json").read_text())
     assert {"bm3d", "gaussian_blur"} <= set(json.dumps(baselines).replace('"', " ").split()), baselines
     cross = json.loads((project / "metrics/cross_noise.json").read_text())
     assert "gaussian" in json.dumps(cross)

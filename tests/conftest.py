@@ -126,10 +126,9 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return project, log.read_text()
 
 
-# The tests that use the reproduced project, in two xdist groups (`--dist loadgroup`), split by their measured
-# durations: one group was the suite's critical path (about 500 of its 511 s on 2 cores); two took the suite to
-# 463-503 s on the same machine (2026-11-29). Each group runs in one worker; since 2026-12-07 they share one build,
-# and with the docs' commands moved onto it the two groups took 760 and 769 s of CI on the AVX2 EPYC.
+# The tests that use the reproduced project, in two xdist groups (`--dist loadgroup`) of about equal measured
+# duration (760 and 769 s of CI on the AVX2 EPYC; as one group they were the suite's critical path). Each group runs
+# in one worker; both read the one build. docs/performance.md has the measurements.
 SECOND_GROUP = {"test_docs", "test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
 # xdist hands each worker one of the groups first (the largest units of work), so the second group's worker would
 # idle while the first builds the project (125 s of the AVX2 EPYC): it starts with two long tests that need none.

@@ -126,9 +126,10 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return project, log.read_text()
 
 
-# The tests that use the reproduced project, in two xdist groups (`--dist loadgroup`) of about equal measured
-# duration (760 and 769 s of CI on the AVX2 EPYC; as one group they were the suite's critical path). Each group runs
-# in one worker; both read the one build. docs/performance.md has the measurements.
+# The tests that use the reproduced project, in two xdist groups (`--dist loadgroup`; as one group they were the
+# suite's critical path). Each group runs in one worker; both read the one build. In CI on the AVX2 EPYC they took
+# 530 and 441 s (the first with the build), and the ungrouped tests filled the difference: the suite's 1,356 s of
+# tests ran in 692 s on two workers. docs/performance.md has the measurements.
 SECOND_GROUP = {"test_docs", "test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
 # xdist hands each worker one of the groups first (the largest units of work), so the second group's worker would
 # idle while the first builds the project (125 s of the AVX2 EPYC): it starts with two long tests that need none.

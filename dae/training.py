@@ -116,8 +116,9 @@ def _warn_slow_bf16(amp: bool, device: torch.device) -> None:
     # (AVX2 only). The run is still done as asked, so results stay those of the params.
     if amp and device.type == "cpu" and cpu_has_bf16() is False:
         log.warning(
-            "train.amp_cpu is true but this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag): training "
-            "runs many times slower than in fp32; set train.amp_cpu: false here (results differ slightly)"
+            "amp_cpu is true but this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag): training runs many "
+            "times slower than in fp32; set it to false here (train.amp_cpu, or natural.train.amp_cpu for the "
+            "natural-image stages; results differ slightly)"
         )
 
 

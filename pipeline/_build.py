@@ -8,7 +8,7 @@ import torch
 
 from dae.errors import DaeError
 from dae.models import build_model, load_model, start_from
-from dae.params import on_device
+from dae.params import check_unchanged, on_device
 from dae.resources import data_bytes, knob_to_lower, require, training_bytes, weight_bytes
 from dae.training import fit, seed_everything
 
@@ -33,6 +33,11 @@ def build_within_memory(
     return model
 
 
+def _stop_if_params_changed(*_: Any) -> None:
+    # A second `dvc exp run` in the workspace rewrote params.yaml: stop this run now, not after its last epoch.
+    check_unchanged()
+
+
 def fit_within_memory(
     model_p: dict[str, Any],
     train_p: dict[str, Any],
@@ -43,7 +48,8 @@ def fit_within_memory(
     init: str | None = None,
 ) -> tuple[torch.nn.Module, dict[str, float]]:
     """Seed, build within memory and fit one model without logging (the study, probe, one-class and natural stages);
-    the model of the best val loss, and that epoch's history row. `init`: a model file to start from (fine-tuning)."""
+    the model of the best val loss, and that epoch's history row. `init`: a model file to start from (fine-tuning).
+    Stops with a ParamError at the end of the first epoch after params.yaml changed (`dae.params.check_unchanged`)."""
     train_p = on_device(train_p, device.type)
     if train_p["threads"]:  # equal thread counts give bit-equal weights, in these stages as in train
         torch.set_num_threads(train_p["threads"])
@@ -55,5 +61,5 @@ def fit_within_memory(
             start_from(model, load_model(init))
         except DaeError as exc:
             raise DaeError(f"{init}: {exc}") from None
-    model, history = fit(model, train, val, train_p, device, redraw=redraw)
+    model, history = fit(model, train, val, train_p, device, _stop_if_params_changed, redraw)
     return model, min(history, key=lambda h: h["val_loss"])

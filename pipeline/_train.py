@@ -40,7 +40,7 @@ def train_and_save(
     """Fit one model on float (noisy, clean) tensors; log losses and val grids per epoch; save the best by val loss.
 
     `redraw(epoch)` gives fresh noisy training inputs for each epoch after the first (`dae.noise.sampler`). Stops
-    with a ParamError, writing nothing, if params.yaml changed while it trained."""
+    with a ParamError, writing nothing, at the end of the first epoch after params.yaml changed."""
     device = setup(params["train"])
     train = on_device(params["train"], device.type)
     params = {**params, "train": train}
@@ -58,6 +58,7 @@ def train_and_save(
     with atomic_dir(live_dir) as tmp_dir, Live(dir=str(tmp_dir), dvcyaml=False, save_dvc_exp=False) as live:
 
         def on_epoch(epoch: int, train_loss: float, val_loss: float, model: torch.nn.Module) -> None:
+            check_unchanged()  # a clashing experiment stops now, not after the rest of its epochs
             live.step = epoch  # DVCLive counts from 0; the logs count epochs from 1, like best_epoch
             live.log_metric("train/loss", train_loss)
             live.log_metric("val/loss", val_loss)

@@ -209,6 +209,7 @@ def test_bf16_on_a_cpu_without_it_is_said_in_one_warning(caplog):
         train_once(amp_cpu=True, epochs=1)
     warned = [r for r in caplog.records if "no native bf16" in r.getMessage()]
     assert len(warned) == (1 if cpu_has_bf16() is False else 0)
+    assert all("train.amp_cpu" in r.getMessage() and "natural.train.amp_cpu" in r.getMessage() for r in warned)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="dae.training"):
         train_once(epochs=1)  # fp32: nothing to say
@@ -301,3 +302,28 @@ def test_the_training_bar_draws_on_a_terminal(columns: int) -> None:
     path = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
     shown = in_terminal([sys.executable, "-c", path + script], columns)
     assert "train: 100%|" in shown and "4/4" in shown, shown
+
+
+def test_the_stages_without_logging_stop_at_the_epoch_after_params_yaml_changed(tmp_path, monkeypatch):
+    """A second `dvc exp run` rewrites params.yaml while a study, natural or one-class stage trains: the first stops
+    at the end of that epoch, not after all of its epochs."""
+    from conftest import committed_text
+
+    from dae.params import ParamError, load_params
+    from pipeline._build import fit_within_memory
+
+    monkeypatch.chdir(tmp_path)
+    Path("params.yaml").write_text(committed_text("params.yaml"))
+    params = load_params()
+    pairs = tiny_pairs(32)
+    redrawn = []
+
+    def redraw(epoch: int) -> np.ndarray:
+        redrawn.append(epoch)
+        if epoch == 2:  # during the third epoch
+            Path("params.yaml").write_text(committed_text("params.yaml").replace("epochs: 40", "epochs: 41", 1))
+        return pairs[0].numpy()
+
+    with pytest.raises(ParamError, match="params.yaml changed while this stage ran"):
+        fit_within_memory(params["model"], {**params["train"], "epochs": 50}, pairs, pairs, torch.device("cpu"), redraw)
+    assert redrawn == [1, 2]

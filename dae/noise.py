@@ -37,7 +37,9 @@ def rng_for(seed: int, setting: dict, split: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(tag)])))
 
 
-def corrupt(x: np.ndarray, setting: dict, rng: np.random.Generator, clip: bool = True, salt_ratio: float = 0.5):
+def corrupt(
+    x: np.ndarray, setting: dict, rng: np.random.Generator, clip: bool = True, salt_ratio: float = 0.5
+) -> np.ndarray:
     """Apply one noise setting ({type, level}) to float32 images in [0, 1]."""
     kind, level = setting["type"], setting["level"]
     if kind == "gaussian":

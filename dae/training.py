@@ -117,8 +117,8 @@ def _warn_slow_bf16(amp: bool, device: torch.device) -> None:
     if amp and device.type == "cpu" and cpu_has_bf16() is False:
         log.warning(
             "amp_cpu is true but this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag): training runs many "
-            "times slower than in fp32; set it to false here (train.amp_cpu, or natural.train.amp_cpu for the "
-            "natural-image stages; results differ slightly)"
+            "times slower than in fp32; set it to false here (train.amp_cpu, or its override in natural.train or "
+            "anomaly.train for those stages; results differ slightly)"
         )
 
 

@@ -46,10 +46,12 @@ def fit_within_memory(
     device: torch.device,
     redraw: Callable[[int], np.ndarray] | None = None,
     init: str | None = None,
+    watch_params: bool = True,
 ) -> tuple[torch.nn.Module, dict[str, float]]:
     """Seed, build within memory and fit one model without logging (the study, probe, one-class and natural stages);
     the model of the best val loss, and that epoch's history row. `init`: a model file to start from (fine-tuning).
-    Stops with a ParamError at the end of the first epoch after params.yaml changed (`dae.params.check_unchanged`)."""
+    Stops with a ParamError at the end of the epoch in which params.yaml changed (`dae.params.check_unchanged`);
+    `watch_params=False` for callers that borrow this trainer but are not run from params.yaml (benches)."""
     train_p = on_device(train_p, device.type)
     if train_p["threads"]:  # equal thread counts give bit-equal weights, in these stages as in train
         torch.set_num_threads(train_p["threads"])
@@ -61,5 +63,5 @@ def fit_within_memory(
             start_from(model, load_model(init))
         except DaeError as exc:
             raise DaeError(f"{init}: {exc}") from None
-    model, history = fit(model, train, val, train_p, device, _stop_if_params_changed, redraw)
+    model, history = fit(model, train, val, train_p, device, _stop_if_params_changed if watch_params else None, redraw)
     return model, min(history, key=lambda h: h["val_loss"])

@@ -40,7 +40,7 @@ def train_and_save(
     """Fit one model on float (noisy, clean) tensors; log losses and val grids per epoch; save the best by val loss.
 
     `redraw(epoch)` gives fresh noisy training inputs for each epoch after the first (`dae.noise.sampler`). Stops
-    with a ParamError, writing nothing, at the end of the first epoch after params.yaml changed."""
+    with a ParamError, writing nothing, at the end of the epoch in which params.yaml changed."""
     device = setup(params["train"])
     train = on_device(params["train"], device.type)
     params = {**params, "train": train}

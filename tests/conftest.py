@@ -132,7 +132,8 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 # tests ran in 692 s on two workers. docs/performance.md has the measurements.
 SECOND_GROUP = {"test_docs", "test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
 # xdist hands each worker one of the groups first (the largest units of work), so the second group's worker would
-# idle while the first builds the project (125 s of the AVX2 EPYC): it starts with two long tests that need none.
+# idle while the first builds the project (125 s of the AVX2 EPYC): it starts with two tests that need none
+# (78 and 34 s in CI on that EPYC on 2026-12-07).
 WHILE_BUILDING = (
     "test_cifar10_end_to_end_with_dvc_repro",
     "test_a_second_experiment_in_the_same_workspace_stops_the_first_with_one_line",

@@ -95,3 +95,32 @@ def test_a_killed_rank_fails_in_one_line_leaves_no_model_and_a_rerun_works(tmp_p
     assert not model.exists() and not (project / "live").exists()
     sh(*TRAIN, str(model), "live", cwd=project)
     assert load_model(model) is not None and (project / "live/metrics.json").is_file()
+
+
+def test_params_yaml_changed_under_torchrun_stops_every_rank_in_one_line(tmp_path, reproduced):
+    """Rank 0 alone checks params.yaml after each epoch; torchrun then stops the other rank, and the error is
+    rank 0's (without the per-epoch check this run would train for hours)."""
+    project = project_with(tmp_path, reproduced, nproc=2, epochs=100000)
+    model = project / "model.safetensors"
+    proc = subprocess.Popen(
+        [*TRAIN, str(model), "live"], cwd=project, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(project.glob(".tmp-live.*/plots/metrics/train/loss.tsv")):
+            assert proc.poll() is None and time.monotonic() < deadline, "training never finished an epoch"
+            time.sleep(0.05)
+        with (project / "params.yaml").open("a") as f:
+            f.write("# changed\n")
+        try:
+            _, err = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            pytest.fail("training went on after params.yaml changed")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 2
+    rank_0 = "error: training with 2 torchrun processes failed: rank 0: params: params.yaml changed while this stage"
+    assert err.strip().splitlines()[-1].startswith(rank_0), err
+    assert not model.exists() and not (project / "live").exists() and not list(project.glob(".tmp-live.*"))
+    assert not rank_pids(0) + rank_pids(1), "a rank outlived the run"

@@ -121,7 +121,10 @@ def test_a_second_experiment_in_the_same_workspace_stops_the_first_with_one_line
         second = sh(
             "dvc", "exp", "run", "-S", "noise.std=0.5", "-S", "train.epochs=2", "train", cwd=tiny_project, check=False
         )
-        _, stderr = first.communicate(timeout=300)
+        try:
+            _, stderr = first.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the first experiment kept training after params.yaml changed under it")
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)

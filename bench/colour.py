@@ -86,7 +86,9 @@ def train(colour: bool, args: argparse.Namespace, natural: dict, train_p: dict) 
         return shape(patch_pairs(images, patch, args.patches, noise, seed, epoch))
 
     start = time.perf_counter()
-    model, best = fit_within_memory(natural["archs"]["unet"], train_p, redraw(0), val, pick_device("cpu"), redraw)
+    model, best = fit_within_memory(
+        natural["archs"]["unet"], train_p, redraw(0), val, pick_device("cpu"), redraw, watch_params=False
+    )
     print(f"{'colour' if colour else 'grey'} model: best val loss {best['val_loss']:.6f} at epoch {best['epoch']}, "
           f"{time.perf_counter() - start:.0f} s")  # fmt: skip
     return model

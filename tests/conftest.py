@@ -7,6 +7,8 @@ import fcntl
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,45 @@ def sh(*args: str, cwd: Path, check: bool = True, env: dict | None = None) -> su
     return proc
 
 
+def stopped_by_change(
+    proc: subprocess.Popen, started: Callable[[], bool], change: Callable[[], object], what: str
+) -> str:
+    """Wait until `started()`, call `change()` (which rewrites params.yaml), and return `proc`'s stderr once it has
+    ended. A test failure if it never starts (3 minutes) or goes on for 5 minutes after the change; `proc` and all
+    its descendants are killed whatever happens, so no stage outlives the test."""
+    try:
+        deadline = time.monotonic() + 180
+        while not started():
+            assert proc.poll() is None and time.monotonic() < deadline, f"{what} never finished an epoch"
+            time.sleep(0.05)
+        change()
+        try:
+            return proc.communicate(timeout=300)[1]
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{what} kept training after params.yaml changed under it")
+    finally:
+        kill_tree(proc)
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL `proc` and every process under it: torchrun starts each rank in a session of its own, which a kill of
+    `proc`'s process group would miss."""
+    import psutil
+
+    if proc.poll() is not None:
+        return
+    try:
+        family = [*psutil.Process(proc.pid).children(recursive=True), psutil.Process(proc.pid)]
+    except psutil.NoSuchProcess:
+        return
+    for member in family:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            continue
+    proc.wait()
+
+
 def git_repo(path: Path) -> None:
     sh("git", "init", "-q", "-b", "main", cwd=path)
     sh("git", "config", "user.email", "tests@example.invalid", cwd=path)
@@ -133,7 +174,7 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 SECOND_GROUP = {"test_docs", "test_repro_check", "test_sweep_devices", "test_remote", "test_distributed"}
 # xdist hands each worker one of the groups first (the largest units of work), so the second group's worker would
 # idle while the first builds the project (125 s of the AVX2 EPYC): it starts with two tests that need none
-# (78 and 34 s in CI on that EPYC on 2026-12-07).
+# (78 and 34 s in CI on that EPYC at commit e2e983b).
 WHILE_BUILDING = (
     "test_cifar10_end_to_end_with_dvc_repro",
     "test_a_second_experiment_in_the_same_workspace_stops_the_first_with_one_line",

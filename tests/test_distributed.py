@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from conftest import copy_project, sh
+from conftest import copy_project, sh, stopped_by_change
 
 from dae import load_model
 from dae.models import model_extra
@@ -68,7 +68,7 @@ def rank_pids(rank: int) -> list[int]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            if "pipeline.train" in " ".join(proc.info["cmdline"] or []) and proc.environ().get("RANK") == str(rank):
+            if "pipeline.train" in (proc.info["cmdline"] or []) and proc.environ().get("RANK") == str(rank):
                 found.append(proc.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
@@ -102,23 +102,13 @@ def test_params_yaml_changed_under_torchrun_stops_every_rank_in_one_line(tmp_pat
     rank 0's (without the per-epoch check this run would train for hours)."""
     project = project_with(tmp_path, reproduced, nproc=2, epochs=100000)
     model = project / "model.safetensors"
-    proc = subprocess.Popen(
-        [*TRAIN, str(model), "live"], cwd=project, stderr=subprocess.PIPE, text=True, start_new_session=True
+    proc = subprocess.Popen([*TRAIN, str(model), "live"], cwd=project, stderr=subprocess.PIPE, text=True)
+    err = stopped_by_change(
+        proc,
+        lambda: bool(list(project.glob(".tmp-live.*/plots/metrics/train/loss.tsv"))),
+        lambda: (project / "params.yaml").write_text((project / "params.yaml").read_text() + "# changed\n"),
+        "training under torchrun",
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not list(project.glob(".tmp-live.*/plots/metrics/train/loss.tsv")):
-            assert proc.poll() is None and time.monotonic() < deadline, "training never finished an epoch"
-            time.sleep(0.05)
-        with (project / "params.yaml").open("a") as f:
-            f.write("# changed\n")
-        try:
-            _, err = proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            pytest.fail("training went on after params.yaml changed")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 2
     rank_0 = "error: training with 2 torchrun processes failed: rank 0: params: params.yaml changed while this stage"
     assert err.strip().splitlines()[-1].startswith(rank_0), err

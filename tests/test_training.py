@@ -304,7 +304,7 @@ def test_the_training_bar_draws_on_a_terminal(columns: int) -> None:
     assert "train: 100%|" in shown and "4/4" in shown, shown
 
 
-def test_the_stages_without_logging_stop_at_the_epoch_after_params_yaml_changed(tmp_path, monkeypatch):
+def test_the_stages_without_logging_stop_at_the_end_of_the_epoch_in_which_params_yaml_changed(tmp_path, monkeypatch):
     """A second `dvc exp run` rewrites params.yaml while a study, natural or one-class stage trains: the first stops
     at the end of that epoch, not after all of its epochs."""
     from conftest import committed_text

@@ -48,13 +48,16 @@ def _failure(log: str, code: int) -> str:
     """The failed rank from torchrun's summary ("rank : 1 ... exitcode : -9") with its signal, or with the worker's
     own error line when it stopped on one (exit code 2: a DaeError says what to change), else with its exit code."""
     errors = [line.removeprefix("error: ") for line in log.splitlines() if line.startswith("error: ")]
-    summary = log.split("Root Cause", 1)[-1]
-    ranks = re.findall(r"rank\s*:\s*(\d+)[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*exitcode\s*:\s*(-?\d+)", summary)
+    failed = r"rank\s*:\s*(\d+)[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*exitcode\s*:\s*(-?\d+)"
+    # A rank that stopped on its own error line (pipeline._stage.run exits 2 after it; a traceback exits 1) is the
+    # cause, even where torchrun saw first the other rank, which lost its connection to it.
+    stopped = [rank for rank, exitcode in re.findall(failed, log) if int(exitcode) == 2]
+    if stopped and errors:
+        return f"rank {stopped[0]}: {errors[-1]}"
+    ranks = re.findall(failed, log.split("Root Cause", 1)[-1])
     if not ranks:
         return errors[-1] if errors else f"torchrun exited with code {code}"
     rank, exitcode = ranks[0][0], int(ranks[0][1])
-    if exitcode == 2 and errors:  # pipeline._stage.run's exit after its one `error:` line (a traceback exits 1)
-        return f"rank {rank}: {errors[-1]}"
     how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exited with code {exitcode}"
     return f"rank {rank} {how}; no output was written, rerun the stage"
 

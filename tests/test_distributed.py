@@ -116,33 +116,25 @@ def test_params_yaml_changed_under_torchrun_stops_every_rank_in_one_line(tmp_pat
     assert not rank_pids(0) + rank_pids(1), "a rank outlived the run"
 
 
-# torchrun 2.14's summary when it saw rank 1 fail first (its connection to rank 0 closed) although rank 0 had stopped
-# on its own error line: the one race the real runs above do not produce on demand.
-RACE = """error: params: params.yaml changed while this stage ran (another `dvc exp run` in this workspace?); nothing \
-was written
-RuntimeError: [/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:29500
-============================================================
-pipeline.train FAILED
-------------------------------------------------------------
-Failures:
-[1]:
-  time      : 2026-12-07_10:47:57
-  host      : localhost
-  rank      : 0 (local_rank: 0)
-  exitcode  : 2 (pid: 14265)
-  error_file: <N/A>
-  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html
-------------------------------------------------------------
-Root Cause (first observed failure):
-[0]:
-  time      : 2026-12-07_10:47:57
-  host      : localhost
-  rank      : 1 (local_rank: 1)
-  exitcode  : 1 (pid: 14266)
-  error_file: <N/A>
-  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html
-============================================================
-"""
+def torchrun_failure(rank: int, exitcode: int) -> str:
+    """One failure of torchrun 2.14's summary, as it prints it."""
+    return (
+        f"  time      : 2026-12-07_10:47:57\n  host      : localhost\n  rank      : {rank} (local_rank: {rank})\n"
+        f"  exitcode  : {exitcode} (pid: {14265 + rank})\n  error_file: <N/A>\n"
+        "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html\n"
+    )
+
+
+# The summary when torchrun saw rank 1 fail first (its connection to rank 0 closed) although rank 0 had stopped on its
+# own error line: the one race the real runs above do not produce on demand.
+RACE = (
+    "error: params: params.yaml changed while this stage ran (another `dvc exp run` in this workspace?); nothing "
+    "was written\nRuntimeError: [gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:29500\n"
+    "pipeline.train FAILED\nFailures:\n[1]:\n"
+    + torchrun_failure(0, 2)
+    + "Root Cause (first observed failure):\n[0]:\n"
+    + torchrun_failure(1, 1)
+)
 
 
 def test_the_rank_that_stopped_on_its_own_error_is_named_even_when_torchrun_saw_another_first():

@@ -46,15 +46,19 @@ def launch(nproc: int, module: str, args: list[str]) -> bool:
 
 def _failure(log: str, code: int) -> str:
     """The failed rank from torchrun's summary ("rank : 1 ... exitcode : -9") with its signal, or with the worker's
-    own error line when it stopped on one (exit code 2: a DaeError says what to change), else with its exit code."""
+    own error line when it stopped on one (exit code 2: a DaeError says what to change), else with its exit code.
+    A rank that exited 2 is named before torchrun's root cause: the other rank may have failed first only because it
+    lost its connection to that one."""
     errors = [line.removeprefix("error: ") for line in log.splitlines() if line.startswith("error: ")]
+    summary = log[max(log.rfind("Failures:"), 0) :]  # not the workers' own output above it
+    root = summary.split("Root Cause", 1)[-1]
     failed = r"rank\s*:\s*(\d+)[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*exitcode\s*:\s*(-?\d+)"
-    # A rank that stopped on its own error line (pipeline._stage.run exits 2 after it; a traceback exits 1) is the
-    # cause, even where torchrun saw first the other rank, which lost its connection to it.
-    stopped = [rank for rank, exitcode in re.findall(failed, log) if int(exitcode) == 2]
+    # pipeline._stage.run exits 2 after its one `error:` line; a traceback exits 1. (A rank SIGTERMed by torchrun
+    # after its line reads -15, and the root cause is named then.)
+    stopped = [rank for rank, exitcode in re.findall(failed, root) + re.findall(failed, summary) if exitcode == "2"]
     if stopped and errors:
         return f"rank {stopped[0]}: {errors[-1]}"
-    ranks = re.findall(failed, log.split("Root Cause", 1)[-1])
+    ranks = re.findall(failed, root)
     if not ranks:
         return errors[-1] if errors else f"torchrun exited with code {code}"
     rank, exitcode = ranks[0][0], int(ranks[0][1])

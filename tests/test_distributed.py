@@ -114,32 +114,3 @@ def test_params_yaml_changed_under_torchrun_stops_every_rank_in_one_line(tmp_pat
     assert err.strip().splitlines()[-1].startswith(rank_0), err
     assert not model.exists() and not (project / "live").exists() and not list(project.glob(".tmp-live.*"))
     assert not rank_pids(0) + rank_pids(1), "a rank outlived the run"
-
-
-def torchrun_failure(rank: int, exitcode: int) -> str:
-    """One failure of torchrun 2.14's summary, as it prints it."""
-    return (
-        f"  time      : 2026-12-07_10:47:57\n  host      : localhost\n  rank      : {rank} (local_rank: {rank})\n"
-        f"  exitcode  : {exitcode} (pid: {14265 + rank})\n  error_file: <N/A>\n"
-        "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html\n"
-    )
-
-
-# The summary when torchrun saw rank 1 fail first (its connection to rank 0 closed) although rank 0 had stopped on its
-# own error line: the one race the real runs above do not produce on demand.
-RACE = (
-    "error: params: params.yaml changed while this stage ran (another `dvc exp run` in this workspace?); nothing "
-    "was written\nRuntimeError: [gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:29500\n"
-    "pipeline.train FAILED\nFailures:\n[1]:\n"
-    + torchrun_failure(0, 2)
-    + "Root Cause (first observed failure):\n[0]:\n"
-    + torchrun_failure(1, 1)
-)
-
-
-def test_the_rank_that_stopped_on_its_own_error_is_named_even_when_torchrun_saw_another_first():
-    from dae.distributed import _failure
-
-    assert _failure(RACE, 1).startswith("rank 0: params: params.yaml changed while this stage ran")
-    without_line = RACE.split("\n", 1)[1]  # no rank said why: torchrun's root cause, as before
-    assert _failure(without_line, 1) == "rank 1 exited with code 1; no output was written, rerun the stage"

@@ -327,3 +327,36 @@ def test_the_stages_without_logging_stop_at_the_end_of_the_epoch_in_which_params
     with pytest.raises(ParamError, match="params.yaml changed while this stage ran"):
         fit_within_memory(params["model"], {**params["train"], "epochs": 50}, pairs, pairs, torch.device("cpu"), redraw)
     assert redrawn == [1, 2]
+
+
+def torchrun_failure(rank: int, exitcode: int) -> str:
+    """One failure of torchrun 2.14's summary, as it prints it."""
+    return (
+        f"  time      : 2026-12-07_10:47:57\n  host      : localhost\n  rank      : {rank} (local_rank: {rank})\n"
+        f"  exitcode  : {exitcode} (pid: {14265 + rank})\n  error_file: <N/A>\n"
+        "  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html\n"
+    )
+
+
+# The summary when torchrun saw rank 1 fail first (its connection to rank 0 closed) although rank 0 had stopped on its
+# own error line: the one race that tests/test_distributed.py's real runs do not produce on demand.
+RACE = (
+    "error: params: params.yaml changed while this stage ran (another `dvc exp run` in this workspace?); nothing "
+    "was written\nRuntimeError: [gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:29500\n"
+    "pipeline.train FAILED\nFailures:\n[1]:\n"
+    + torchrun_failure(0, 2)
+    + "Root Cause (first observed failure):\n[0]:\n"
+    + torchrun_failure(1, 1)
+)
+
+
+def test_the_rank_that_stopped_on_its_own_error_is_named_even_when_torchrun_saw_another_first():
+    from dae.distributed import _failure
+
+    assert _failure(RACE, 1).startswith("rank 0: params: params.yaml changed while this stage ran")
+    without_line = RACE.split("\n", 1)[1]  # no rank said why: torchrun's root cause, as before
+    assert _failure(without_line, 1) == "rank 1 exited with code 1; no output was written, rerun the stage"
+    both = RACE.replace(torchrun_failure(1, 1), torchrun_failure(1, 2))  # both stopped on a line: the root cause
+    assert _failure(both, 1).startswith("rank 1: params:")
+    # A worker's own output above the summary is not read as one of its entries.
+    assert _failure(torchrun_failure(3, 2) + RACE, 1).startswith("rank 0: params:")

@@ -55,13 +55,13 @@ def _failure(log: str, code: int) -> str:
     failed = r"rank\s*:\s*(\d+)[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*exitcode\s*:\s*(-?\d+)"
     # pipeline._stage.run exits 2 after its one `error:` line; a traceback exits 1. (A rank SIGTERMed by torchrun
     # after its line reads -15, and the root cause is named then.)
-    stopped = [rank for rank, exitcode in re.findall(failed, root) + re.findall(failed, summary) if exitcode == "2"]
+    at_root = re.findall(failed, root)
+    stopped = [rank for rank, exitcode in at_root + re.findall(failed, summary) if exitcode == "2"]
     if stopped and errors:
         return f"rank {stopped[0]}: {errors[-1]}"
-    ranks = re.findall(failed, root)
-    if not ranks:
+    if not at_root:
         return errors[-1] if errors else f"torchrun exited with code {code}"
-    rank, exitcode = ranks[0][0], int(ranks[0][1])
+    rank, exitcode = at_root[0][0], int(at_root[0][1])
     how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exited with code {exitcode}"
     return f"rank {rank} {how}; no output was written, rerun the stage"
 

@@ -324,6 +324,44 @@ def test_the_shipped_blind_model_is_the_recorded_runs_and_denoises():
     assert x8_gain > gain, (x8_gain, gain)  # the self-ensemble averages away some of the model's own error
 
 
+def test_the_natural_example_picture_is_drawn_from_a_set12_folder_and_refuses_a_folder_without_it(tmp_path):
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from skimage import data
+
+    # Stand-ins for the two Set12 files the picture shows (Set12 itself is not needed): scikit-image's camera and
+    # moon, shrunk so that BM3D takes a moment; they are smaller than the crop, which then shrinks to them.
+    (tmp_path / "set12").mkdir()
+    Image.fromarray(data.camera()[::4, ::4]).save(tmp_path / "set12" / "05.png")
+    Image.fromarray(data.moon()[::5, ::4]).save(tmp_path / "set12" / "09.png")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "natural_example.py"
+    picture = tmp_path / "out" / "example.jpg"
+    proc = subprocess.run(
+        [sys.executable, tool, "--mirror", tmp_path, "--out", picture], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["05.png", "09.png"], lines
+    for line in lines:
+        noisy, bm3d, shipped = (float(db) for db in re.findall(r"([0-9.]+) dB", line))
+        assert bm3d > noisy + 3 and shipped > noisy + 3, line
+    with Image.open(picture) as image:
+        assert image.format == "JPEG" and image.size == (1040, 600)
+    assert [p.name for p in picture.parent.iterdir()] == [picture.name]
+
+    (tmp_path / "set12" / "09.png").unlink()
+    proc = subprocess.run(
+        [sys.executable, tool, "--mirror", tmp_path, "--out", tmp_path / "no.jpg"], capture_output=True, text=True
+    )
+    assert proc.returncode != 0 and not (tmp_path / "no.jpg").exists()
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'set12'} lacks 09.png; pass --mirror, the folder that holds set12/"
+    ]
+
+
 @pytest.mark.parametrize("record", ["natural.json", "natural-blind.json"])
 def test_the_natural_tables_are_the_recorded_runs(record: str):
     import subprocess

@@ -1,10 +1,10 @@
 """docs/natural.md's picture: two Set12 images at sigma 25, noisy, BM3D, the shipped blind model, and clean.
 
-The noisy images are the study's own (`dae.natural.add_test_noise` with `data.seed` 0, the draw behind the tables);
+The noisy images are the study's own (`dae.natural.add_test_noise` with `noise.seed` 0, the draw behind the tables);
 BM3D is told the true sigma, as in the stage `bm3d_natural`; the shipped model runs through `dae.denoise_image` in
 one pass and is not told it. Each title gives that whole image's PSNR by the study's protocol (`dae.natural.score`);
-the panels show a crop of it at its own size. Monarch (05) is where a network does best, Barbara (09), whose stripes
-repeat across the image, where BM3D's search for similar blocks does.
+the panels show a crop of it. Monarch (05), flat wings and sharp veins, is an image where the model is ahead of
+BM3D; Barbara (09), whose fine stripes repeat, one where BM3D, averaging each block with its look-alikes, is far ahead.
 
     python tools/natural_example.py --mirror ../shared/datasets     # rewrites the picture; the same bytes each time
 

@@ -325,18 +325,18 @@ def test_the_shipped_blind_model_is_the_recorded_runs_and_denoises():
 
 
 def test_the_natural_example_picture_is_drawn_from_a_set12_folder_and_refuses_a_folder_without_it(tmp_path):
-    import re
     import subprocess
     import sys
     from pathlib import Path
 
     from skimage import data
 
-    # Stand-ins for the two Set12 files the picture shows (Set12 itself is not needed): scikit-image's camera and
-    # moon, shrunk so that BM3D takes a moment; they are smaller than the crop, which then shrinks to them.
+    # Stand-ins for the two Set12 files the picture shows (Set12 itself is not needed): scikit-image's camera at
+    # Monarch's size, 256 px, and its moon shrunk below the crop's side, which then shrinks to fit.
     (tmp_path / "set12").mkdir()
-    Image.fromarray(data.camera()[::4, ::4]).save(tmp_path / "set12" / "05.png")
-    Image.fromarray(data.moon()[::5, ::4]).save(tmp_path / "set12" / "09.png")
+    stand_ins = {"05.png": data.camera()[::2, ::2], "09.png": data.moon()[::5, ::4]}
+    for name, image in stand_ins.items():
+        Image.fromarray(image).save(tmp_path / "set12" / name)
     tool = Path(__file__).resolve().parents[1] / "tools" / "natural_example.py"
     picture = tmp_path / "out" / "example.jpg"
     proc = subprocess.run(
@@ -345,8 +345,10 @@ def test_the_natural_example_picture_is_drawn_from_a_set12_folder_and_refuses_a_
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["05.png", "09.png"], lines
-    for line in lines:
+    for line, (name, image) in zip(lines, stand_ins.items(), strict=True):
         noisy, bm3d, shipped = (float(db) for db in re.findall(r"([0-9.]+) dB", line))
+        clean = image.astype(np.float32) / 255
+        assert noisy == round(score(add_test_noise(clean, 25, 0, name), clean)["psnr"], 2)  # the study's own draw
         assert bm3d > noisy + 3 and shipped > noisy + 3, line
     with Image.open(picture) as image:
         assert image.format == "JPEG" and image.size == (1040, 600)

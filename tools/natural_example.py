@@ -6,7 +6,10 @@ one pass and is not told it. Each title gives that whole image's PSNR by the stu
 the panels show a crop of it. Monarch (05), flat wings and sharp veins, is an image where the model is ahead of
 BM3D; Barbara (09), whose fine stripes repeat, one where BM3D, averaging each block with its look-alikes, is far ahead.
 
-    python tools/natural_example.py --mirror ../shared/datasets     # rewrites the picture; the same bytes each time
+    python tools/natural_example.py --mirror ../shared/datasets     # rewrites the picture
+
+Two runs on one machine with the same libraries write the same bytes. --mirror defaults to $DAE_DATA_MIRROR, as the
+stages' mirror does, then ../shared/datasets.
 
 Rerun it when `models/grey-blind.safetensors` changes, and update the numbers docs/natural.md quotes from it.
 """
@@ -14,17 +17,26 @@ Rerun it when `models/grey-blind.safetensors` changes, and update the numbers do
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import yaml
+
+if TYPE_CHECKING:
+    from dae.models import DenoisingAutoencoder
 
 ROOT = Path(__file__).resolve().parents[1]
 PICTURE = ROOT / "docs" / "images" / "natural-example.jpg"
-IMAGES = {"05.png": (40, 70), "09.png": (120, 280)}  # file -> top, left of its crop
-CROP, SIGMA, SEED = 176, 25, 0
+# file -> top, left of its crop: Monarch's head and veins, Barbara's face and striped scarf
+IMAGES = {"05.png": (40, 70), "09.png": (120, 280)}
+CROP, SIGMA = 176, 25
+# The test noise's seed, read from the config whose tables the picture sits under, so the draw stays theirs.
+SEED = yaml.safe_load((ROOT / "configs" / "natural.yaml").read_text())["noise"]["seed"]
 
 
-def panels(clean: np.ndarray, name: str, model) -> list[tuple[str, np.ndarray]]:
+def panels(clean: np.ndarray, name: str, model: DenoisingAutoencoder) -> list[tuple[str, np.ndarray]]:
     """(title, whole image) for noisy, BM3D, the shipped model and clean, each clamped and rounded to 8 bit."""
     from dae.baselines import bm3d
     from dae.images import quantise
@@ -42,8 +54,9 @@ def panels(clean: np.ndarray, name: str, model) -> list[tuple[str, np.ndarray]]:
 
 
 def crop(image: np.ndarray, name: str) -> np.ndarray:
+    """The square of side CROP at the image's place in IMAGES, moved or shrunk to fit a smaller image."""
     side = min(CROP, *image.shape[:2])
-    top, left = (min(start, size - side) for start, size in zip(IMAGES[name], image.shape, strict=False))
+    top, left = (min(start, size - side) for start, size in zip(IMAGES[name], image.shape[:2], strict=True))
     return image[top : top + side, left : left + side]
 
 
@@ -64,13 +77,14 @@ def draw(rows: dict[str, list[tuple[str, np.ndarray]]], path: Path) -> None:
     fig.suptitle(f"Set12 at σ = {SIGMA} (0-255 scale): crops, and the PSNR of the whole image", fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:  # JPEG: noise does not compress; the titles carry the exact scores
-        fig.savefig(tmp, format="jpeg", pil_kwargs={"quality": 90})
+        fig.savefig(tmp, format="jpeg", dpi=100, pil_kwargs={"quality": 90})
     plt.close(fig)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mirror", default="../shared/datasets", help="the data mirror, holding set12/")
+    mirror = os.environ.get("DAE_DATA_MIRROR", "../shared/datasets")
+    parser.add_argument("--mirror", default=mirror, help="the data mirror, holding set12/ (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=PICTURE, help="where to write the picture")
     args = parser.parse_args()
     folder = Path(args.mirror) / "set12"
@@ -85,10 +99,13 @@ def main() -> None:
     try:
         model = load_model(DEFAULT_MODEL)
         images = {name: to_grey(read_image(folder / name)[0]) for name in IMAGES}
+        rows = {name: panels(images[name], name, model) for name in IMAGES}
+        draw(rows, args.out)
     except DaeError as err:
         raise SystemExit(f"error: {err}") from None
-    rows = {name: panels(images[name], name, model) for name in IMAGES}
-    draw(rows, args.out)
+    except OSError as err:  # e.g. --out in a folder that cannot be written: one line, and no file
+        where = f"{err.strerror}: {err.filename}" if err.filename else str(err)
+        raise SystemExit(f"error: cannot write {args.out} ({where})") from None
     for name, row in rows.items():
         print(f"{name}: " + "; ".join(title for title, _ in row[:3]))
 

@@ -51,12 +51,14 @@ def _failure(log: str, code: int) -> str:
     lost its connection to that one."""
     errors = [line.removeprefix("error: ") for line in log.splitlines() if line.startswith("error: ")]
     summary = log[max(log.rfind("Failures:"), 0) :]  # not the workers' own output above it
-    root = summary.split("Root Cause", 1)[-1]
+    others, named, root = summary.partition("Root Cause")
+    if not named:  # no root cause in the summary: each of its entries stands as one
+        others, root = "", others
     failed = r"rank\s*:\s*(\d+)[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*exitcode\s*:\s*(-?\d+)"
     # pipeline._stage.run exits 2 after its one `error:` line; a traceback exits 1. (A rank SIGTERMed by torchrun
     # after its line reads -15, and the root cause is named then.)
     at_root = re.findall(failed, root)
-    stopped = [rank for rank, exitcode in at_root + re.findall(failed, summary) if exitcode == "2"]
+    stopped = [rank for rank, exitcode in at_root + re.findall(failed, others) if exitcode == "2"]
     if stopped and errors:
         return f"rank {stopped[0]}: {errors[-1]}"
     if not at_root:

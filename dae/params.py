@@ -29,6 +29,40 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 MAIN = "main"
 
 Spec = Callable[[str, Any], Any]
+BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class _Loader(yaml.SafeLoader):
+    """params.yaml as DVC reads it: YAML 1.2, where only true and false are booleans (PyYAML's 1.1 also takes yes,
+    no, on and off, which DVC would write into a stage's command as text), and a key given twice is an error, not
+    the last one silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` then overrides: not a duplicate
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: SafeLoader's own message says so
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"found duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def read_yaml(text: str) -> Any:
+    """YAML text read as params.yaml is (`_Loader`)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
 
 
 class ParamError(DaeError):
@@ -147,7 +181,7 @@ def int_list(item: Spec, longest: int, shortest: int = 1, unique: bool = False) 
     def check(key: str, value: Any) -> list[Any]:
         if isinstance(value, str):  # `-S model.channels=[16,32]` can arrive as text
             try:
-                value = yaml.safe_load(value)
+                value = read_yaml(value)
             except (yaml.YAMLError, RecursionError):
                 _fail(key, value, allowed)
         if not isinstance(value, list) or not shortest <= len(value) <= longest:
@@ -160,8 +194,9 @@ def int_list(item: Spec, longest: int, shortest: int = 1, unique: bool = False) 
     return _described(allowed, check)
 
 
-def overrides(section: str) -> Spec:
-    """A partial `section:` mapping (null: none), each key checked as in `section:` itself."""
+def overrides(section: str, fixed: dict[str, str] | None = None) -> Spec:
+    """A partial `section:` mapping (null: none), each key checked as in `section:` itself; the keys of `fixed`
+    cannot be overridden there (the value says why), as a run would silently ignore them."""
     allowed = f"null, or a mapping of some {section}: keys to values allowed there"
 
     def check(key: str, value: Any) -> dict[str, Any]:
@@ -173,11 +208,14 @@ def overrides(section: str) -> Spec:
         for name in value:
             if name not in spec:
                 raise ParamError(f"params: unknown key {key}.{name}{_closest(str(name), list(spec), f'{key}.')}")
+            if name in (fixed or {}):
+                raise ParamError(f"params: {key}.{name} cannot be set there; {fixed[name]}")
         return {name: spec[name](f"{key}.{name}", v) for name, v in value.items()}
 
     return _described(allowed, check)
 
 
+ONE_PROCESS = "torchrun runs the main, sweep and blind models only (train.nproc); these train in one process"
 # np.random.seed, called with every seed, takes 0 .. 2**32 - 1.
 seed = integer(0, 2**32 - 1, "NumPy's seed range")
 # Gaussian std is on the [0, 1] image scale: at 1 the noise is as large as the whole range and a noisy image is
@@ -238,7 +276,15 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "compile": boolean,
         "channels_last": boolean,
         "nproc": integer(0, 64),
-        "gpu": overrides("train"),
+        # Applied once the device is CUDA, so it cannot choose the device, nor the torchrun launch before it.
+        "gpu": overrides(
+            "train",
+            {
+                "device": "train.gpu applies once the device is CUDA: choose it with train.device",
+                "nproc": "torchrun starts before the device is chosen: set train.nproc",
+                "gpu": "train.gpu does not nest",
+            },
+        ),
     },
     "blind_train": {
         "epochs": optional(integer(1)),
@@ -261,7 +307,7 @@ SCHEMA["anomaly"] = {
     "noise": number(0, 1, lo_open=True, why="the gaussian std of the DAE's training inputs, on the [0, 1] scale"),
     "plain": boolean,
     "model": _described("a whole model: section", lambda key, value: _section(key, value, SCHEMA["model"])),
-    "train": overrides("train"),
+    "train": overrides("train", {"nproc": ONE_PROCESS}),
 }
 # The values each study may take: the knob's own check.
 STUDY_VALUES: dict[str, Spec] = {
@@ -314,8 +360,15 @@ def _named(what: str, check_entry: Callable[[str, Any], Any]) -> Spec:
 def _fields(key: str, raw: Any, spec: dict[str, Spec], optional: dict[str, Spec] | None = None) -> dict[str, Any]:
     """A mapping with exactly the keys of `spec`, and any of `optional` (absent ones are None)."""
     optional = optional or {}
-    if not isinstance(raw, dict) or not set(spec) <= set(raw) <= set(spec) | set(optional):
-        _fail(key, raw, "{" + ", ".join([*spec, *(f"{k} (optional)" for k in optional)]) + "}")
+    allowed = "{" + ", ".join([*spec, *(f"{k} (optional)" for k in optional)]) + "}"
+    if not isinstance(raw, dict):
+        _fail(key, raw, allowed)
+    for name in raw:
+        if name not in spec and name not in optional:
+            raise ParamError(f"params: unknown key {key}.{name}{_closest(str(name), [*spec, *optional], f'{key}.')}")
+    for name in spec:
+        if name not in raw:
+            raise ParamError(f"params: missing key {key}.{name}; expected {allowed}")
     out = {name: check(f"{key}.{name}", raw[name]) for name, check in spec.items()}
     return out | {name: check(f"{key}.{name}", raw[name]) if name in raw else None for name, check in optional.items()}
 
@@ -359,7 +412,7 @@ SCHEMA["natural"] = {
             {"lr": number(0, lo_open=True), "loss": choice(*LOSSES), "arch": text, "scales": SCALES},
         ),
     ),
-    "train": overrides("train"),
+    "train": overrides("train", {"nproc": ONE_PROCESS}),
 }
 
 
@@ -417,6 +470,11 @@ NAME_RULE = "start with a letter or digit, then letters, digits, '.', '_' or '-'
 
 
 def check_name(section: str, name: Any) -> str:
+    if name is not None and not isinstance(name, str) and isinstance(name, (bool, int, float)):
+        raise ParamError(
+            f"params: {section} key {name!r} is not allowed; YAML reads it as a {type(name).__name__}: quote the "
+            "name in params.yaml"
+        )
     if not isinstance(name, str) or not SETTING_NAME.fullmatch(name) or ".." in name:
         raise ParamError(f"params: {section} key {name!r} is not allowed; {NAME_RULE}")
     return name
@@ -455,32 +513,45 @@ def validate_model(raw: Any) -> dict[str, Any]:
     return _section("model", raw, SCHEMA["model"])
 
 
-def validate_setting(name: str, noise_type: Any, level: Any, clip: Any = None) -> dict[str, Any]:
-    """One noise setting as the corrupt stage uses it: {name, type, level}, and `clip` where it overrides noise."""
-    check_name("sweep", name)
-    noise_type = choice(*NOISE_TYPES)(f"{name}.type", noise_type)
+def validate_setting(
+    name: str, noise_type: Any, level: Any, clip: Any = None, section: str | None = None
+) -> dict[str, Any]:
+    """One noise setting as the corrupt stage uses it: {name, type, level}, and `clip` where it overrides noise.
+    Messages name it `section.name` (the corrupt stage's command line gives only the name)."""
+    check_name(section or "sweep", name)
+    where = f"{section}.{name}" if section else name
+    noise_type = choice(*NOISE_TYPES)(f"{where}.type", noise_type)
     bounds = gaussian_std if noise_type == "gaussian" else fraction
-    out = {"name": name, "type": noise_type, "level": bounds(f"{name}.level", level)}
+    out = {"name": name, "type": noise_type, "level": bounds(f"{where}.level", level)}
     if clip is not None:
         if noise_type != "gaussian":
-            raise ParamError(f"params: {name}.clip is not allowed; only gaussian settings can be unclipped")
-        out["clip"] = boolean(f"{name}.clip", clip)
+            raise ParamError(f"params: {where}.clip is not allowed; only gaussian settings can be unclipped")
+        out["clip"] = boolean(f"{where}.clip", clip)
     return out
 
 
 def _sweep(raw: Any, section: str = "sweep") -> dict[str, dict[str, Any]]:
+    """`sweep:`, or `probe.settings` (whose models train at noise.clip: no `clip` key there)."""
     if not isinstance(raw, dict) or not raw:
         raise ParamError(f"params: {section} must be a non-empty mapping of name -> {{type, level}}, got {raw!r}")
+    keys = {"type", "level", "clip"} if section == "sweep" else {"type", "level"}
     out = {}
     for name, entry in raw.items():
         if name == MAIN:
-            raise ParamError(f"params: sweep key {MAIN!r} is reserved for the main setting in noise:")
-        if not isinstance(entry, dict) or not {"type", "level"} <= set(entry) <= {"type", "level", "clip"}:
+            raise ParamError(f"params: {section} key {MAIN!r} is reserved for the main setting in noise:")
+        if not isinstance(entry, dict) or not {"type", "level"} <= set(entry) <= keys:
             raise ParamError(
-                f"params: {section}.{name} = {entry!r} is not allowed; expected {{type: ..., level: ...}} "
-                "(gaussian entries may add clip: false)"
+                f"params: {section}.{check_name(section, name)} = {entry!r} is not allowed; expected "
+                + (
+                    "{type: ..., level: ...} (gaussian entries may add clip: false)"
+                    if "clip" in keys
+                    else "{type, level}"
+                )
             )
-        out[name] = validate_setting(name, entry["type"], entry["level"], entry.get("clip"))
+        if "clip" in entry and not isinstance(entry["clip"], bool):
+            # DVC writes it into the corrupt stage's command as --clip or --no-clip; text would end that command.
+            _fail(f"{section}.{name}.clip", entry["clip"], "true or false, unquoted")
+        out[name] = validate_setting(name, entry["type"], entry["level"], entry.get("clip"), section)
     return out
 
 
@@ -612,12 +683,24 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     try:
         data = Path(path).read_bytes()
         _READ[Path(path).resolve()] = data
-        raw = yaml.safe_load(data.decode())
+        raw = read_yaml(data.decode())
     except FileNotFoundError:
         raise ParamError(f"params: {path} not found; run from the repository root") from None
+    except OSError as exc:
+        raise ParamError(f"params: cannot read {path} ({exc.strerror})") from None
+    except RecursionError:
+        raise ParamError(f"params: {path} nests too deeply to read") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ParamError(f"params: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ParamError(f"params: {path} is not valid YAML: {_yaml_problem(exc)}") from None
     return validate(raw)
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """What the YAML reader found wrong, and where (a MarkedYAMLError's own text spreads over several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    if getattr(exc, "problem", None) and mark is not None:
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return str(exc).splitlines()[0]
 
 
 def check_unchanged(path: str | Path = "params.yaml") -> None:

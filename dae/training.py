@@ -24,13 +24,14 @@ BATCH_NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)
 EpochHook = Callable[[int, float, float, DenoisingAutoencoder], None]
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """`auto`: CUDA, then Apple MPS, then CPU. An explicit device that is not there is an error."""
+def pick_device(name: str = "auto", key: str = "train.device") -> torch.device:
+    """`auto`: CUDA, then Apple MPS, then CPU. An explicit device that is not there is an error naming `key`, the
+    param that asked for it."""
     has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
     if name == "auto":
         name = next(d for d in ("cuda", "mps", "cpu") if has[d])
     elif not has[name]:
-        raise DaeError(f"params: train.device = {name!r} but this machine has no {name}; use auto or cpu")
+        raise DaeError(f"params: {key} = {name!r} but this machine has no {name}; use auto or cpu")
     device = torch.device(name)
     label = torch.cuda.get_device_name(device) if name == "cuda" else name
     log.info("training on %s", label)

@@ -43,7 +43,8 @@ def train_run(
 
 def train_class(params: dict[str, Any], splits: dict[str, np.ndarray], dataset: str, cls: int, root: Path) -> None:
     """Every (variant, seed) model of one class, written under `root` (see dae.anomaly.run_files)."""
-    device = pick_device(params["train"]["device"])
+    overridden = "device" in params["anomaly"]["train"]
+    device = pick_device(anomaly_params(params)[1]["device"], "anomaly.train.device" if overridden else "train.device")
     runs = all_runs(params["anomaly"])
     files = run_files(root, dataset, cls, runs)
     trained = {}

@@ -49,7 +49,8 @@ def main() -> None:
 
     start = time.perf_counter()
     model_p = natural["archs"][entry["arch"]]
-    model, best = fit_within_memory(model_p, train_p, redraw(0), val, pick_device(train_p["device"]), redraw, args.init)
+    device = pick_device(train_p["device"], "natural.train.device" if "device" in natural["train"] else "train.device")
+    model, best = fit_within_memory(model_p, train_p, redraw(0), val, device, redraw, args.init)
     log.info(
         "%s: best val loss %.6f at epoch %d (%.0f s)",
         args.model,

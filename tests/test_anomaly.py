@@ -126,6 +126,19 @@ def test_one_run_per_class_still_writes_its_runs_folder(tmp_path):
     assert (tmp_path / "digits-3.safetensors").is_file() and list((tmp_path / "runs" / "digits-3").iterdir()) == []
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA to see the request refused; this machine has it")
+def test_the_anomaly_models_train_on_the_device_anomaly_train_names(tmp_path):
+    """anomaly.train.device was validated, then ignored: the models trained on train.device."""
+    from dae.errors import DaeError
+    from pipeline.train_anomaly import train_class
+
+    params = validate(with_value("anomaly.train", {"epochs": 1, "device": "cuda"}))
+    assert params["train"]["device"] != "cuda"
+    with pytest.raises(DaeError, match="^params: anomaly.train.device = 'cuda' but this machine has no cuda"):
+        train_class(params, {}, "digits", 3, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
 def test_the_one_stage_layout_reruns_when_the_classes_change():
     """train_anomaly_all trains every class of anomaly.classes: DVC must know when that list changes."""
     stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train_anomaly_all"]["do"]

@@ -65,7 +65,7 @@ def test_non_finite_and_out_of_range_values_get_one_line(key, value, allowed):
 
 def test_sweep_levels_are_finite_and_bounded():
     for level in ("inf", 2.0, "nan"):
-        with pytest.raises(ParamError, match=r"^params: g\.level = .* is not allowed"):
+        with pytest.raises(ParamError, match=r"^params: sweep\.g\.level = .* is not allowed"):
             validate(with_value("sweep", {"g": {"type": "gaussian", "level": level}}))
 
 

@@ -81,7 +81,7 @@ def test_bad_sweep_entries():
 
 
 def test_unclipped_gaussian_entries_and_blind_models():
-    raw = with_value("sweep.g25", {"type": "gaussian", "level": 0.098, "clip": "false"})
+    raw = with_value("sweep.g25", {"type": "gaussian", "level": 0.098, "clip": False})
     params = validate(raw)
     assert params["sweep"]["g25"] == {"name": "g25", "type": "gaussian", "level": 0.098, "clip": False}
     ranges, covered = blind_ranges(params, "gaussian")
@@ -133,6 +133,70 @@ def test_train_gpu_and_nproc_are_checked_like_the_rest(tmp_path):
     raw["train"]["gpu"], raw["train"]["nproc"] = {}, -1
     with pytest.raises(ParamError, match=r"train.nproc = -1 is not allowed"):
         validate(raw)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        # train.gpu applies once the device is CUDA: too late to choose the device or launch torchrun.
+        ("train.gpu", {"device": "cpu"}, "train.gpu.device cannot be set there; train.gpu applies once the device"),
+        ("train.gpu", {"nproc": 2}, "train.gpu.nproc cannot be set there; torchrun starts before the device"),
+        ("train.gpu", {"gpu": {"lr": 1}}, "train.gpu.gpu cannot be set there; train.gpu does not nest"),
+        # Only the main, sweep and blind stages launch torchrun.
+        ("anomaly.train", {"nproc": 2}, "anomaly.train.nproc cannot be set there; torchrun runs the main, sweep"),
+        ("natural.train", {"nproc": 2}, "natural.train.nproc cannot be set there; torchrun runs the main, sweep"),
+        # The probe's models train at noise.clip.
+        ("probe.settings", {"g": {"type": "gaussian", "level": 0.1, "clip": False}}, "probe.settings.g = {"),
+    ],
+)
+def test_overrides_a_run_would_ignore_are_refused(key, value, message):
+    with pytest.raises(ParamError) as caught:
+        validate(with_value(key, value))
+    assert str(caught.value).startswith(f"params: {message}") and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        # DVC writes a sweep entry into the corrupt stage's command; text there would end it in a usage error.
+        ("sweep.g", {"type": "gaussian", "level": 0.1, "clip": "false"}, "sweep.g.clip = 'false' is not allowed"),
+        ("sweep.g", {"type": "gaussian", "level": 0.1, "clip": None}, "sweep.g.clip = None is not allowed"),
+        ("sweep.g", {"type": "gaussian", "level": 2}, "sweep.g.level = 2 is not allowed"),
+        ("sweep", {0.1: {"type": "gaussian", "level": 0.1}}, "sweep key 0.1 is not allowed; YAML reads it as a float"),
+        ("probe.settings", {"main": {"type": "gaussian", "level": 0.1}}, "probe.settings key 'main' is reserved"),
+        ("probe.settings", {"g": {"type": "gaussian", "level": 2}}, "probe.settings.g.level = 2 is not allowed"),
+        ("natural.models.x", {"data": "d", "arch": "unet", "sigam": 25}, "unknown key natural.models.x.sigam; did you"),
+        ("natural.models.x", {"data": "d", "arch": "unet"}, "missing key natural.models.x.sigma; expected {data,"),
+    ],
+)
+def test_entries_name_the_key_that_is_wrong(key, value, message):
+    with pytest.raises(ParamError) as caught:
+        validate(with_value(key, value))
+    assert str(caught.value).startswith(f"params: {message}") and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # YAML 1.2, as DVC reads it: `no` is text, which DVC would write into a command as it stands.
+        (lambda text: text.replace("clip: true", "clip: yes", 1), "noise.clip = 'yes' is not allowed; expected true"),
+        (lambda text: text.replace("\ntrain:\n", "\ntrain:\n  lr: 1\n"), "found duplicate key 'lr' (line"),
+        (lambda text: text.replace("\ntrain:\n", "\ntrain:\n\tlr: 1\n"), "found character '\\t' that cannot"),
+        (lambda text: "[" * 3000 + "]" * 3000, "nests too deeply to read"),
+    ],
+)
+def test_a_params_file_yaml_cannot_read_as_dvc_does_is_one_line(tmp_path, edit, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(edit(committed_text("params.yaml")))
+    with pytest.raises(ParamError) as caught:
+        load_params(path)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_folder_named_params_yaml_is_one_line(tmp_path):
+    (tmp_path / "params.yaml").mkdir()
+    with pytest.raises(ParamError, match=r"^params: cannot read .*params.yaml \(Is a directory\)$"):
+        load_params(tmp_path / "params.yaml")
 
 
 @pytest.mark.parametrize(

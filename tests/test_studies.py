@@ -45,7 +45,7 @@ def test_depth_doubles_the_channels_from_the_first_level():
         ("studies.grids", {"loss": ["l1"]}, "studies.grids.loss[0] = 'l1' is not allowed; expected one of mse, bce"),
         ("studies.grids", {"dropout": [0.1, 0.1]}, "studies.grids.dropout = [0.1, 0.1] is not allowed"),
         ("studies.setting", "gaussian-0.9", "studies.setting = 'gaussian-0.9' is not a sweep key"),
-        ("probe.settings", {"a/b": {"type": "gaussian", "level": 0.1}}, "sweep key 'a/b' is not allowed"),
+        ("probe.settings", {"a/b": {"type": "gaussian", "level": 0.1}}, "probe.settings key 'a/b' is not allowed"),
         ("probe.settings", {}, "probe.settings must be a non-empty mapping"),
     ],
 )

@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except DaeError as exc:
         print(f"dae-denoise: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while torch loads, which takes seconds
+        print(f"\ndae-denoise: interrupted before the first of {len(args.inputs)} files; none written", file=sys.stderr)
+        return 130
     written: list[Path] = []
     failed: list[Path] = []
     try:

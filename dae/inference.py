@@ -140,6 +140,29 @@ def _luma_chroma(model: DenoisingAutoencoder, rgb: np.ndarray, tile: int, overla
     return out
 
 
+# Unclipped noise takes an image a little outside [0, 1] (σ 55 of 255 by 1.5 in about one pixel in 10^12); values
+# beyond these are an image on another scale, which would come back all white or black.
+SCALE_BOUNDS = (-1.5, 2.5)
+
+
+def _check_image(image: np.ndarray) -> None:
+    """Refuse in one line what would come back as a valid-looking but wrong image."""
+    if not isinstance(image, np.ndarray):
+        raise DaeError(f"denoise_image: expected a numpy array, got {type(image).__name__}")
+    if image.ndim not in (2, 3) or min(image.shape) < 1:
+        raise DaeError(f"denoise_image: expected an HxW or HxWxC array, got shape {image.shape}")
+    if image.dtype.kind != "f":  # uint8 0-255 would be read as far above 1 and come back as white
+        raise DaeError(f"denoise_image: expected floats in [0, 1], got {image.dtype} (divide 8-bit images by 255)")
+    low, high = float(image.min()), float(image.max())  # NaN and inf carry through min and max: no mask needed
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise DaeError("denoise_image: the image holds NaN or infinite values; one would spread over its whole tile")
+    if low < SCALE_BOUNDS[0] or high > SCALE_BOUNDS[1]:
+        raise DaeError(
+            f"denoise_image: values run from {low:g} to {high:g}; expected floats on the [0, 1] scale (divide 8-bit "
+            "images by 255, 16-bit by 65535)"
+        )
+
+
 def denoise_image(
     model: DenoisingAutoencoder,
     image: np.ndarray,
@@ -166,10 +189,9 @@ def denoise_image(
         raise DaeError(f"denoise_image: colour = {colour!r} is not allowed; expected one of {', '.join(COLOUR_MODES)}")
     if ensemble not in ENSEMBLES:
         raise DaeError(f"denoise_image: ensemble = {ensemble!r} is not allowed; expected 1 (off) or 8 (flips, turns)")
-    if image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
-        raise DaeError(f"denoise_image: expected an HxW or HxWxC array, got shape {image.shape}")
-    if image.dtype.kind != "f":  # uint8 0-255 would be read as far above 1 and come back as white
-        raise DaeError(f"denoise_image: expected floats in [0, 1], got {image.dtype} (divide 8-bit images by 255)")
+    if not isinstance(overlap, (int, np.integer)) or overlap < 0:
+        raise DaeError(f"denoise_image: overlap = {overlap!r} is not allowed; expected a whole number of pixels >= 0")
+    _check_image(image)
     hwc = image[..., None] if image.ndim == 2 else image
     alpha = hwc.shape[2] in (2, 4)
     pixels = hwc[..., :-1] if alpha else hwc

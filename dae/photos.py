@@ -63,15 +63,7 @@ def _read_16bit_colour(path: Path, fmt: str) -> tuple[np.ndarray, dict[str, Any]
     """The uint16 HxWxC samples of a 16-bit colour PNG or TIFF and what writing them back needs besides Pillow's
     info (None for any other file: Pillow reads those)."""
     if fmt == "PNG":
-        depth, colour_type = _png_depth(path)
-        if depth != 16 or colour_type not in (2, 4, 6):
-            return None
-        import png
-
-        # read(), not asDirect(): that one scales samples down to the sBIT chunk's significant bits.
-        width, height, rows, info = png.Reader(filename=str(path)).read()
-        samples = np.vstack(list(rows)).astype(np.uint16).reshape(height, width, info["planes"])
-        return samples, {"png_chunks": _png_chunks(path)}
+        return _read_16bit_png(path)
     if fmt == "TIFF":
         import tifffile
 
@@ -79,11 +71,43 @@ def _read_16bit_colour(path: Path, fmt: str) -> tuple[np.ndarray, dict[str, Any]
             page = tif.pages[0]
             if page.bitspersample != 16 or page.samplesperpixel == 1:
                 return None
-            samples, alpha = page.asarray(), _tiff_alpha(page)
-        if samples.ndim != 3 or samples.shape[2] not in (2, 3, 4) or samples.dtype != np.uint16:
-            raise DaeError(f"{path}: 16-bit TIFF of shape {samples.shape} {samples.dtype}; allowed: {ALLOWED}")
-        return samples, alpha
+            return _tiff_page(path, page)
     return None
+
+
+def _read_16bit_png(path: Path) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """A 16-bit PNG that Pillow would cut to 8 bit (colour) or leave without its alpha (a transparent colour)."""
+    depth, colour_type = _png_depth(path)
+    if depth != 16 or colour_type not in (0, 2, 4, 6):
+        return None
+    import png
+
+    # read(), not asDirect(): that one scales samples down to the sBIT chunk's significant bits.
+    width, height, rows, info = png.Reader(filename=str(path)).read()
+    key = info.get("transparent")
+    if colour_type == 0 and key is None:  # plain 16-bit grey: Pillow reads it whole (I;16)
+        return None
+    samples = np.vstack(list(rows)).astype(np.uint16).reshape(height, width, info["planes"])
+    if key is not None:  # a transparent colour (tRNS) becomes an alpha channel, as in an 8-bit file
+        opaque = np.any(samples != np.atleast_1d(key).astype(np.uint16), axis=2, keepdims=True)
+        samples = np.concatenate([samples, opaque.astype(np.uint16) * 65535], axis=2)
+    return samples, {"png_chunks": _png_chunks(path)}
+
+
+def _tiff_page(path: Path, page: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """A 16-bit grey + alpha, RGB or RGBA TIFF page's samples (H x W x C, stored by pixel or by plane) and its kind
+    of alpha; a DaeError for other samples (CMYK, white-is-zero: written back, they would show other colours)."""
+    try:
+        samples = page.asarray()
+    except ValueError as exc:  # a compression that tifffile needs imagecodecs for, and imagecodecs is missing
+        raise DaeError(f"{path}: {exc}; allowed: {ALLOWED}") from None
+    if samples.ndim == 3 and int(page.planarconfig) == 2:  # separate planes: C x H x W
+        samples = np.moveaxis(samples, 0, -1)
+    photometric = {2: "RGB", 1: "grey"}.get(int(page.photometric), page.photometric.name)
+    channels = samples.shape[2] if samples.ndim == 3 else 1
+    if samples.dtype != np.uint16 or (photometric, channels) not in (("grey", 2), ("RGB", 3), ("RGB", 4)):
+        raise DaeError(f"{path}: 16-bit TIFF of {channels} {photometric} samples; allowed: {ALLOWED}")
+    return samples, _tiff_alpha(page)
 
 
 def _tiff_alpha(page: Any) -> dict[str, Any]:
@@ -101,20 +125,24 @@ def _png_chunks(path: Path) -> list[tuple[bytes, bytes]]:
     return [(kind, data) for kind, data in png.Reader(filename=str(path)).chunks() if kind in _PNG_KEPT]
 
 
-def _read_grey_alpha_16bit_tiff(path: Path) -> Photo | None:
-    """A 16-bit grey + alpha TIFF, which Pillow cannot open, through tifffile with its ICC profile, resolution,
-    orientation and deflate compression; None for any other file."""
+def _read_16bit_tiff_pillow_cannot(path: Path) -> Photo | None:
+    """A 16-bit colour TIFF that Pillow cannot open (grey + alpha, or colour stored by plane), through tifffile with
+    its ICC profile, resolution, orientation and compression; None for any other file."""
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
-            samples, tags, compression, alpha = page.asarray(), page.tags, int(page.compression), _tiff_alpha(page)
+            page, pages = tif.pages[0], len(tif.pages)
+            if page.bitspersample != 16 or page.samplesperpixel == 1:
+                return None
+            (samples, alpha), tags, compression = _tiff_page(path, page), page.tags, page.compression
+    except DaeError:
+        raise
     except Exception:  # not a TIFF, or not one tifffile reads: the caller reports it
         return None
-    if samples.dtype != np.uint16 or samples.ndim != 3 or samples.shape[2] != 2:
-        return None
-    info: dict[str, Any] = {"compression": "tiff_adobe_deflate"} if compression in (8, 32946) else {}
+    if pages > 1:
+        raise DaeError(f"{path}: {pages} images in one file; allowed: one image per file, {ALLOWED}")
+    info: dict[str, Any] = {"compression": c} if (c := _TIFF_COMPRESSIONS.get(int(compression))) else {}
     info |= alpha
     if "InterColorProfile" in tags:
         info["icc_profile"] = bytes(tags["InterColorProfile"].value)
@@ -122,7 +150,19 @@ def _read_grey_alpha_16bit_tiff(path: Path) -> Photo | None:
         info["dpi"] = tuple(n / d for n, d in (tags["XResolution"].value, tags["YResolution"].value))
     if "Orientation" in tags:
         info["exif"] = _orientation_exif(int(tags["Orientation"].value))
-    return Photo(samples.astype(np.float32) / 65535, 16, "TIFF", "LA;16", info)
+    mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[samples.shape[2]]
+    return Photo(samples.astype(np.float32) / 65535, 16, "TIFF", mode, info)
+
+
+# TIFF compression codes -> Pillow's names for them, for the ones tifffile writes (with imagecodecs: LZW).
+_TIFF_COMPRESSIONS = {5: "tiff_lzw", 8: "tiff_adobe_deflate", 32946: "tiff_adobe_deflate", 32773: "packbits"}
+# Pillow's names -> tifffile's, for writing 16-bit colour TIFFs; others (JPEG) are written uncompressed.
+_TIFFFILE_COMPRESSIONS = {
+    "tiff_adobe_deflate": "zlib",
+    "tiff_deflate": "zlib",
+    "tiff_lzw": "lzw",
+    "packbits": "packbits",
+}
 
 
 def _orientation_exif(turn: int) -> Image.Exif:
@@ -144,6 +184,16 @@ def _metadata(im: Image.Image) -> dict[str, Any]:
     return info
 
 
+def _check_one_image(path: Path, im: Image.Image) -> None:
+    """Refuse what would be written back wrong: pages or frames past the first (dropped), and 16-bit white-is-zero
+    grey (Pillow inverts 8-bit ones as it reads them, but not these, which would come back as their negative)."""
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1 and im.format != "MPO":
+        raise DaeError(f"{path}: {frames} images in one file (pages or frames); allowed: one image per file, {ALLOWED}")
+    if im.format == "TIFF" and im.mode.startswith("I") and im.tag_v2.get(262) == 0:
+        raise DaeError(f"{path}: {im.mode} white-is-zero grey TIFF; allowed: {ALLOWED}, black as zero")
+
+
 def read_photo(path: str | Path) -> Photo:
     """Read one PNG, JPEG or TIFF file; a DaeError naming the file for anything unreadable or unsupported."""
     path = Path(path)
@@ -153,6 +203,7 @@ def read_photo(path: str | Path) -> Photo:
             fmt, mode, info = "JPEG" if im.format == "MPO" else im.format, im.mode, _metadata(im)
             if fmt not in FORMATS:
                 raise DaeError(f"{path}: {fmt} file; allowed: {ALLOWED}")
+            _check_one_image(path, im)
             found = _read_16bit_colour(path, fmt)
             if found is not None:
                 wide, extra = found
@@ -169,12 +220,12 @@ def read_photo(path: str | Path) -> Photo:
                 raise DaeError(f"{path}: image mode {mode}; allowed: {ALLOWED}")
             samples = np.asarray(im)
     except _ERRORS as exc:
-        photo = _read_grey_alpha_16bit_tiff(path) if isinstance(exc, UnidentifiedImageError) else None
+        photo = _read_16bit_tiff_pillow_cannot(path) if isinstance(exc, UnidentifiedImageError) else None
         if photo is not None:
             return photo
         raise DaeError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc}); allowed: {ALLOWED}") from None
     if mode == "I" and (samples.max(initial=0) > 65535 or samples.min(initial=0) < 0):
-        raise DaeError(f"{path}: 32-bit integer samples outside 0..65535; allowed: {ALLOWED}")
+        raise DaeError(f"{path}: integer samples outside 0..65535 (signed, or 32-bit); allowed: {ALLOWED}")
     bits = MODES[mode]
     return Photo(samples.astype(np.float32) / (2**bits - 1), bits, fmt, mode, info)
 
@@ -201,13 +252,13 @@ def _save_16bit_colour(photo: Photo, samples: np.ndarray, tmp: Path) -> None:
 
 
 def _tiff_tags(info: dict[str, Any]) -> dict[str, Any]:
-    """tifffile's arguments for what Pillow read from a TIFF: its resolution, orientation and deflate compression
-    (other compressions need imagecodecs to write; those files are written uncompressed)."""
+    """tifffile's arguments for what Pillow read from a TIFF: its resolution, orientation and compression (deflate,
+    LZW or PackBits; a lossy one such as JPEG is not kept, and those files are written uncompressed)."""
     kwargs: dict[str, Any] = {}
     if info.get("dpi"):
         kwargs |= {"resolution": tuple(info["dpi"]), "resolutionunit": "INCH"}
-    if info.get("compression") in ("tiff_adobe_deflate", "tiff_deflate"):
-        kwargs["compression"] = "zlib"
+    if info.get("compression") in _TIFFFILE_COMPRESSIONS:
+        kwargs["compression"] = _TIFFFILE_COMPRESSIONS[info["compression"]]
     exif = info.get("exif")
     if isinstance(exif, Image.Exif) and exif.get(_ORIENTATION):
         kwargs["extratags"] = [(_ORIENTATION, "H", 1, exif[_ORIENTATION], True)]

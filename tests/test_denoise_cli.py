@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ from skimage import data
 
 from dae.cli import DEFAULT_MODEL
 from dae.photos import read_photo
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="the shipped model models/ is not in this tree")
 SIGMA = 25 / 255
@@ -336,6 +339,25 @@ def test_ctrl_c_stops_with_one_line_and_leaves_no_file(tmp_path: Path) -> None:
     assert list(out.iterdir()) == []  # no output, and no temporary file left behind
 
 
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="finds torch loading in /proc/<pid>/maps (Linux)")
+def test_ctrl_c_while_torch_loads_is_one_line_too(tmp_path: Path) -> None:
+    """The command imports torch (seconds) only once its arguments are read: a Ctrl-C then gave a traceback."""
+    import signal
+
+    args = ["denoise", str(ROOT / "examples/noisy-astronaut.png"), "-o", str(tmp_path / "out")]
+    start = "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    start += f"sys.argv = ['dae', *{args!r}]; runpy.run_module('dae', run_name='__main__')"
+    proc = subprocess.Popen([sys.executable, "-c", start], stderr=subprocess.PIPE, text=True)
+    maps = Path(f"/proc/{proc.pid}/maps")
+    while proc.poll() is None and "libtorch" not in maps.read_text():
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130 and "Traceback" not in rest, rest
+    assert rest.strip() == "dae-denoise: interrupted before the first of 1 files; none written"
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("second", ["grey.png", "GREY.png"], ids=["same name", "same but for case"])
 def test_two_inputs_that_would_write_one_output_are_refused(tmp_path: Path, second: str) -> None:
     """Names that differ in case only are one file on macOS and Windows, so they are refused everywhere."""
@@ -363,7 +385,7 @@ def test_low_bit_pngs_and_32_bit_integer_tiffs_are_written_as_the_docs_say(tmp_p
     cmd = [sys.executable, "-m", "dae", "denoise", *(str(tmp_path / n) for n in names), "-o", str(tmp_path / "out")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "2 of 4 files denoised" in proc.stderr, proc.stderr
-    assert "big.tif: 32-bit integer samples outside 0..65535" in proc.stderr
+    assert "big.tif: integer samples outside 0..65535" in proc.stderr
     assert "f32.tif: image mode F" in proc.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["g4.png", "i32.tif"]
     assert png.Reader(filename=str(tmp_path / "out/g4.png")).read()[3]["bitdepth"] == 8

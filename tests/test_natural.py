@@ -180,6 +180,28 @@ def test_denoise_image_colour_alpha_and_fixed_size_models():
 
 
 @pytest.mark.parametrize(
+    ("image", "kwargs", "message"),
+    [
+        (np.where(np.eye(9, 8) > 0, np.nan, 0.5).astype(np.float32), {}, "holds NaN or infinite values"),
+        (np.full((9, 8), np.inf, np.float32), {}, "holds NaN or infinite values"),
+        (RNG.random((9, 8), dtype=np.float32) * 255, {}, "expected floats on the [0, 1] scale (divide 8-bit"),
+        (RNG.random((9, 8), dtype=np.float32), {"tile": 32, "overlap": -8}, "overlap = -8 is not allowed"),
+        (np.zeros((9, 8, 0), np.float32), {}, "expected an HxW or HxWxC array, got shape (9, 8, 0)"),
+        ([[0.5] * 8] * 9, {}, "expected a numpy array, got list"),
+    ],
+    ids=["a NaN", "inf", "0-255 floats", "negative overlap", "no channels", "a list"],
+)
+def test_denoise_image_refuses_what_would_come_back_wrong(image, kwargs, message):
+    """A NaN spreads over its whole tile, 0-255 floats come back white, a negative overlap leaves NaN holes."""
+    model = build_model(DNCNN, (1, 32, 32)).eval()
+    with pytest.raises(DaeError) as caught:
+        denoise_image(model, image, **kwargs)
+    assert str(caught.value).startswith("denoise_image: ") and message in str(caught.value)
+    noisy = 0.5 + RNG.normal(0, 55 / 255, (64, 64)).astype(np.float32)  # unclipped σ 55: a little outside [0, 1]
+    assert noisy.min() < 0 < 1 < noisy.max() and denoise_image(model, noisy).shape == noisy.shape
+
+
+@pytest.mark.parametrize(
     ("shape", "kwargs"),
     [((150, 203), {}), ((150, 203, 3), {"tile": 64}), ((150, 203, 3), {"tile": 64, "colour": "luma_chroma"}),
      ((70, 130, 4), {"tile": 64, "ensemble": 8}), ((21, 13), {"dense": True}),

@@ -1,0 +1,85 @@
+"""`dae.photos` on the files a user's camera, scanner or editor writes: read whole, written back the same, or refused
+in one line where writing back would give a wrong picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import png
+import pytest
+import tifffile
+from PIL import Image
+
+from dae.errors import DaeError
+from dae.photos import read_photo, write_photo
+
+RNG = np.random.default_rng(0)
+WIDE = RNG.integers(0, 65536, (12, 10, 3), dtype=np.uint16)
+
+
+def _apng(path: Path) -> None:
+    frames = [Image.fromarray(RNG.integers(0, 256, (8, 8), dtype=np.uint8)) for _ in range(3)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+
+
+REFUSED = {
+    "pages.tif": (lambda p: tifffile.imwrite(p, WIDE[..., :2].transpose(2, 0, 1)), "2 images in one file"),
+    "frames.png": (_apng, "3 images in one file"),
+    "white16.tif": (lambda p: tifffile.imwrite(p, WIDE[..., 0], photometric="miniswhite"), "white-is-zero grey TIFF"),
+    "white16la.tif": (
+        lambda p: tifffile.imwrite(p, WIDE[..., :2], photometric="miniswhite", extrasamples=["unassalpha"]),
+        "16-bit TIFF of 2 MINISWHITE samples",
+    ),
+    "cmyk16.tif": (
+        lambda p: tifffile.imwrite(p, np.dstack([WIDE, WIDE[..., :1]]), photometric="separated"),
+        "16-bit TIFF of 4 SEPARATED samples",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_files_that_would_be_written_back_wrong_are_refused_in_one_line(tmp_path: Path, name: str) -> None:
+    """Once each of these came back with exit 0: only the first page or frame, a negative, CMY as RGB and K as
+    alpha."""
+    make, message = REFUSED[name]
+    make(tmp_path / name)
+    with pytest.raises(DaeError) as caught:
+        read_photo(tmp_path / name)
+    text = str(caught.value)
+    assert text.startswith(f"{tmp_path / name}: ") and message in text and "allowed:" in text and "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("planar.tif", {"planarconfig": "separate"}), ("lzw.tif", {"compression": "lzw"})],
+)
+def test_16_bit_rgb_tiffs_by_plane_or_lzw_are_read_whole_and_written_back(tmp_path: Path, name: str, kwargs: dict):
+    """LZW is what editors use for 16-bit TIFFs (read through imagecodecs); separate planes are TIFF's other layout."""
+    by_plane = kwargs.get("planarconfig") == "separate"  # then tifffile takes the planes first
+    tifffile.imwrite(tmp_path / name, WIDE.transpose(2, 0, 1) if by_plane else WIDE, photometric="rgb", **kwargs)
+    photo = read_photo(tmp_path / name)
+    assert photo.mode == "RGB;16" and np.array_equal(np.round(photo.pixels * 65535).astype(np.uint16), WIDE)
+    write_photo(photo, photo.pixels, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert np.array_equal(tif.pages[0].asarray(), WIDE)
+        assert tif.pages[0].compression.name == ("LZW" if "compression" in kwargs else "NONE")
+
+
+@pytest.mark.parametrize(("greyscale", "key"), [(True, 1000), (False, (1000, 2000, 3000))], ids=["grey", "RGB"])
+def test_a_16_bit_png_transparent_colour_becomes_alpha(tmp_path: Path, greyscale: bool, key) -> None:
+    """As the docs say of a transparent colour (tRNS): written with alpha, transparent where the input was."""
+    planes = 1 if greyscale else 3
+    samples = RNG.integers(5000, 65536, (6, 7, planes), dtype=np.uint16)
+    samples[2, 3] = key
+    with open(tmp_path / "key.png", "wb") as f:
+        png.Writer(7, 6, greyscale=greyscale, bitdepth=16, transparent=key).write(f, samples.reshape(6, 7 * planes))
+    photo = read_photo(tmp_path / "key.png")
+    assert photo.mode == ("LA;16" if greyscale else "RGBA;16") and photo.bits == 16
+    alpha = photo.pixels[..., -1]
+    assert alpha[2, 3] == 0 and (alpha == 0).sum() == 1 and (alpha[alpha > 0] == 1).all()
+    write_photo(photo, photo.pixels, tmp_path / "out.png")
+    width, height, rows, info = png.Reader(filename=str(tmp_path / "out.png")).read()
+    assert info["alpha"] and info["bitdepth"] == 16
+    written = np.vstack(list(rows)).reshape(6, 7, planes + 1)
+    assert np.array_equal(written[..., :planes], samples) and written[2, 3, -1] == 0

@@ -119,10 +119,28 @@ def _tiff_alpha(page: Any) -> dict[str, Any]:
 _PNG_KEPT = (b"iCCP", b"sRGB", b"gAMA", b"cHRM", b"pHYs", b"eXIf")
 
 
-def _png_chunks(path: Path) -> list[tuple[bytes, bytes]]:
+def _png_chunks(path: Path, kept: tuple[bytes, ...] = _PNG_KEPT) -> list[tuple[bytes, bytes]]:
     import png
 
-    return [(kind, data) for kind, data in png.Reader(filename=str(path)).chunks() if kind in _PNG_KEPT]
+    return [(kind, data) for kind, data in png.Reader(filename=str(path)).chunks() if kind in kept]
+
+
+def _png_colour_info(path: Path) -> dict[str, Any]:
+    """Pillow's `pnginfo` argument with a PNG's sRGB, gamma and chromaticities, which Pillow reads but does not
+    write back (its ICC profile, DPI and EXIF it does)."""
+    import png
+    from PIL.PngImagePlugin import PngInfo
+
+    try:
+        chunks = _png_chunks(path, (b"sRGB", b"gAMA", b"cHRM"))
+    except png.Error:  # Pillow read the pixels; chunks pypng finds fault with are not copied
+        return {}
+    if not chunks:
+        return {}
+    info = PngInfo()
+    for kind, data in chunks:
+        info.add(kind, data)
+    return {"pnginfo": info}
 
 
 def _read_16bit_tiff_pillow_cannot(path: Path) -> Photo | None:
@@ -210,6 +228,7 @@ def read_photo(path: str | Path) -> Photo:
                 mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[wide.shape[2]]
                 return Photo(wide.astype(np.float32) / 65535, 16, fmt, mode, info | extra)
             im.load()
+            info |= _png_colour_info(path) if fmt == "PNG" else {}
             if mode in ("P", "PA", "1") or (mode in ("L", "RGB") and "transparency" in im.info):
                 if mode == "1":  # a 1-bit TIFF's fax compression (group 3, 4) cannot hold the grey levels it gets
                     info.pop("compression", None)

@@ -3,6 +3,7 @@ in one line where writing back would give a wrong picture."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,23 @@ def test_a_16_bit_png_transparent_colour_becomes_alpha(tmp_path: Path, greyscale
     assert info["alpha"] and info["bitdepth"] == 16
     written = np.vstack(list(rows)).reshape(6, 7, planes + 1)
     assert np.array_equal(written[..., :planes], samples) and written[2, 3, -1] == 0
+
+
+@pytest.mark.parametrize(("greyscale", "bits"), [(True, 8), (False, 8), (True, 16)], ids=["grey", "RGB", "grey 16"])
+def test_a_png_keeps_its_gamma_and_chromaticities(tmp_path: Path, greyscale: bool, bits: int) -> None:
+    """Pillow reads these files and writes them back without the chunks that say how to show their colours."""
+    samples = RNG.integers(0, 2**bits, (6, 7 * (1 if greyscale else 3))).astype(np.uint16 if bits == 16 else np.uint8)
+    with open(tmp_path / "in.png", "wb") as f:
+        png.Writer(7, 6, greyscale=greyscale, bitdepth=bits, gamma=0.45455).write(f, samples)
+    chromaticities = (b"cHRM", struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000))
+    chunks = list(png.Reader(filename=str(tmp_path / "in.png")).chunks())
+    with open(tmp_path / "in.png", "wb") as f:  # pypng writes no cHRM of its own: one goes after the header
+        png.write_chunks(f, [chunks[0], chromaticities, *chunks[1:]])
+    photo = read_photo(tmp_path / "in.png")
+    write_photo(photo, photo.pixels, tmp_path / "out.png")
+    kept = (b"gAMA", b"cHRM")
+    colour = [
+        [(kind, data) for kind, data in png.Reader(filename=str(tmp_path / name)).chunks() if kind in kept]
+        for name in ("in.png", "out.png")
+    ]
+    assert len(colour[0]) == 2 and colour[1] == colour[0]

@@ -15,7 +15,10 @@ from typing import Any
 
 import yaml
 
+from dae.architectures import check_model
+from dae.datasets import SHAPES
 from dae.errors import DaeError
+from dae.studies import apply
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 NOISE_TYPES = ("gaussian", "salt_pepper", "masking")
@@ -646,6 +649,22 @@ def _bce_conflicts(out: dict[str, Any]) -> Iterator[str]:
             yield f"natural model {name} trains with loss 'bce', which needs its arch's output = 'sigmoid' {why}"
 
 
+def _model_conflicts(out: dict[str, Any]) -> Iterator[str]:
+    """Every network the params build that `build_model` would refuse (dae.architectures), named by its own params:
+    found only by its own stage, it would stop a run after the stages before it, or a study halfway through."""
+    shape, grids = SHAPES[out["data"]["name"]], out["studies"]["grids"]
+    models = [("model", out["model"], shape, None)]
+    models += [("model", apply(out, study, v)[0], shape, (study, v)) for study in grids for v in grids[study]]
+    models += [("anomaly.model", out["anomaly"]["model"], SHAPES[d], None) for d in anomaly_datasets(out)]
+    patch = out["natural"]["patch"]
+    models += [(f"natural.archs.{name}", m, (1, patch, patch), None) for name, m in out["natural"]["archs"].items()]
+    for key, model, image, study in models:
+        try:
+            check_model(model, image, key)
+        except DaeError as exc:
+            yield _drop(grids, *study, f"builds no model ({exc})") if study else str(exc)
+
+
 def validate(raw: Any) -> dict[str, Any]:
     """Check and coerce a whole params mapping; raises ParamError with one line naming the bad key."""
     if not isinstance(raw, dict):
@@ -665,7 +684,7 @@ def validate(raw: Any) -> dict[str, Any]:
     out["blind"] = _blind(raw.get("blind"), out["sweep"], out["noise"]["clip"])
     _check_anomaly(out["anomaly"])
     _check_natural(out["natural"])
-    for conflict in _bce_conflicts(out):
+    for conflict in (*_model_conflicts(out), *_bce_conflicts(out)):
         raise ParamError(f"params: {conflict}")
     if out["studies"]["setting"] not in out["sweep"]:
         raise ParamError(

@@ -176,6 +176,26 @@ def test_entries_name_the_key_that_is_wrong(key, value, message):
 
 
 @pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("model.arch", "unet", "model: arch unet adds a correction to its input; set model.output: linear"),
+        ("model.noise_map", "estimate", "model: noise_map = 'estimate' needs arch unet, dncnn; set model.noise_map"),
+        ("model.channels", [8, 16, 32, 64], "model: 4 conv levels shrink a 8x8 image below 1 pixel; use at most 3"),
+        ("anomaly.model.arch", "dncnn", "anomaly.model: arch dncnn subtracts its noise estimate from the input; set"),
+        ("natural.archs.unet.output", "sigmoid", "natural.archs.unet: arch unet adds a correction to its input; set"),
+        ("natural.archs.dncnn.channels", [48, 64], "natural.archs.dncnn: arch dncnn has one width; give natural.archs"),
+        ("studies.grids.depth", [1, 2, 3, 4], "studies.grids.depth has 4, which builds no model (model: 4 conv levels"),
+    ],
+)
+def test_a_network_the_params_cannot_build_is_refused_before_any_stage(key, value, message):
+    """Found only by its own training stage, it stopped a run after the stages before it (a study: after training
+    its other models), and the message named `model.` for a model of another section."""
+    with pytest.raises(ParamError) as caught:
+        validate(with_value(key, value))
+    assert str(caught.value).startswith(f"params: {message}") and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("edit", "message"),
     [
         # YAML 1.2, as DVC reads it: `no` is text, which DVC would write into a command as it stands.

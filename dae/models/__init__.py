@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dae.architectures import check_model, check_noise_map
 from dae.errors import DaeError
 from dae.models.base import Decoder, Encoder
 from dae.models.config import ModelConfig
@@ -62,9 +63,7 @@ class DenoisingAutoencoder(nn.Module):
         # optional key existed is saved again with the same header.
         self.config = spec.to_dict() if isinstance(config, ModelConfig) else dict(config)
         encoder, decoder = _architecture(spec.arch)
-        if spec.noise_map != "none" and not encoder.takes_noise_map:
-            takers = ", ".join(a for a, (e, _) in ARCHITECTURES.items() if e.takes_noise_map)
-            raise DaeError(f"model: noise_map = {spec.noise_map!r} needs arch {takers}; set model.noise_map: none")
+        check_noise_map(spec.arch, spec.noise_map)  # a file's header too: its first layer would not fit
         self.encoder = encoder(spec)
         self.decoder = decoder(spec)
         self.decoder.output = spec.output
@@ -97,9 +96,8 @@ class DenoisingAutoencoder(nn.Module):
 
 def build_model(model_params: dict[str, Any], shape: tuple[int, int, int]) -> DenoisingAutoencoder:
     """A freshly initialised model from the `model:` params and the image shape (C, H, W)."""
-    config = ModelConfig.from_params(model_params, shape)
-    _architecture(config.arch)[0].check(config)
-    return DenoisingAutoencoder(config)
+    check_model(model_params, shape)
+    return DenoisingAutoencoder(ModelConfig.from_params(model_params, shape))
 
 
 def start_from(model: DenoisingAutoencoder, start: DenoisingAutoencoder) -> None:

@@ -27,17 +27,6 @@ class Encoder(nn.Module):
         super().__init__()
         self.net = nn.Sequential(*layers)
 
-    # Whether the architecture can take `model.noise_map: estimate` (a fully convolutional one whose first layer
-    # sees the image).
-    takes_noise_map = False
-
-    @classmethod
-    def check(cls, config: ModelConfig) -> None:
-        """Raise a DaeError naming the param to change when `config` is no sensible model of this architecture.
-
-        build_model calls it on params; load_model does not (a saved file is judged by its stored tensors).
-        """
-
     @staticmethod
     def stride(config: ModelConfig) -> int | None:
         """What image sides must be a multiple of; None for a model of one fixed image size (a dense layer)."""

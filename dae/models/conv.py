@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 from torch import nn
 
-from dae.errors import DaeError
 from dae.models.base import ACTIVATIONS, Decoder, Encoder
 from dae.models.config import ModelConfig
 
@@ -47,15 +44,6 @@ class ConvEncoder(Encoder):
         else:
             layers += [nn.Dropout(config.dropout), nn.Conv2d(c, config.latent, 3, padding=1)]
         super().__init__(layers)
-
-    @classmethod
-    def check(cls, config: ModelConfig) -> None:
-        shape, levels = config.shape, len(config.channels)
-        if min(shape[1:]) < 2**levels:
-            raise DaeError(
-                f"model: {levels} conv levels shrink a {shape[1]}x{shape[2]} image "
-                f"below 1 pixel; use at most {int(math.log2(min(shape[1:])))} entries in model.channels"
-            )
 
     @staticmethod
     def stride(config: ModelConfig) -> int | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dae.errors import DaeError
 from dae.models.base import ACTIVATIONS, Decoder, Encoder
 from dae.models.config import ModelConfig
 from dae.models.noise_map import with_noise_map
@@ -29,15 +28,6 @@ class DnCNNEncoder(Encoder):
             layers += [nn.BatchNorm2d(width)] if norm == "batch" else []
             layers.append(act())
         super().__init__(layers)
-
-    takes_noise_map = True
-
-    @classmethod
-    def check(cls, config: ModelConfig) -> None:
-        if config.output != "linear":
-            raise DaeError("model: arch dncnn subtracts its noise estimate from the input; set model.output: linear")
-        if len(config.channels) != 1:
-            raise DaeError("model: arch dncnn has one width; give model.channels one entry (and depth as blocks)")
 
     @staticmethod
     def stride(config: ModelConfig) -> int | None:

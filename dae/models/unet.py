@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dae.errors import DaeError
 from dae.models.base import ACTIVATIONS, Decoder, Encoder
 from dae.models.config import ModelConfig
 from dae.models.noise_map import with_noise_map
@@ -37,15 +36,6 @@ class UNetEncoder(Encoder):
         for a, b in zip(ch[:-1], ch[1:], strict=True):
             levels.append(_convs(a, b, 1 + config.blocks, act, config.norm, stride=2))
         super().__init__(levels)
-
-    takes_noise_map = True
-
-    @classmethod
-    def check(cls, config: ModelConfig) -> None:
-        if config.output != "linear":
-            raise DaeError("model: arch unet adds a correction to its input; set model.output: linear")
-        if min(config.shape[1:]) < 2 ** (len(config.channels) - 1):
-            raise DaeError(f"model: {len(config.channels)} unet levels need images of at least 2^levels pixels")
 
     @staticmethod
     def stride(config: ModelConfig) -> int | None:

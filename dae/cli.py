@@ -234,7 +234,7 @@ def _estimate(pixels: np.ndarray, trained: dict, source: Path) -> float | None:
     with warnings.catch_warnings(), np.errstate(all="ignore"):  # a flat image gives NaN, said below
         warnings.simplefilter("ignore")
         sigma = float(estimate_sigma(colour, channel_axis=axis, average_sigmas=True)) * 255
-    if not np.isfinite(sigma):
+    if not np.isfinite(sigma) or min(colour.shape[:2]) < 2:  # one row or column: no diagonal detail, 0 or NaN
         tqdm.write(f"dae-denoise: {source.name}: no noise level to estimate (a flat or tiny image)", file=sys.stderr)
         return None
     span = _trained_range(trained)

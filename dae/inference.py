@@ -140,9 +140,9 @@ def _luma_chroma(model: DenoisingAutoencoder, rgb: np.ndarray, tile: int, overla
     return out
 
 
-# Unclipped noise takes an image a little outside [0, 1] (σ 55 of 255 by 1.5 in about one pixel in 10^12); values
-# beyond these are an image on another scale, which would come back all white or black.
-SCALE_BOUNDS = (-1.5, 2.5)
+# Unclipped noise takes an image outside [0, 1]: by 8 std (one pixel in about 10^15) at σ 255, the most
+# natural.sigmas allows. Values beyond these are an image on another scale (0-255), which would come back white.
+SCALE_BOUNDS = (-8.0, 9.0)
 
 
 def _check_image(image: np.ndarray) -> None:

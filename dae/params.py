@@ -36,9 +36,9 @@ BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
 class _Loader(yaml.SafeLoader):
-    """params.yaml as DVC reads it: YAML 1.2, where only true and false are booleans (PyYAML's 1.1 also takes yes,
-    no, on and off, which DVC would write into a stage's command as text), and a key given twice is an error, not
-    the last one silently."""
+    """params.yaml's booleans as DVC reads them (YAML 1.2: only true and false; PyYAML's YAML 1.1 also takes yes,
+    no, on and off, which DVC would write into a stage's command as text), and a key given twice an error, as in
+    DVC, not the last one silently. Other YAML 1.1 readings stay (1e-3 is text, coerced by the checks below)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -199,8 +199,10 @@ def int_list(item: Spec, longest: int, shortest: int = 1, unique: bool = False) 
 
 def overrides(section: str, fixed: dict[str, str] | None = None) -> Spec:
     """A partial `section:` mapping (null: none), each key checked as in `section:` itself; the keys of `fixed`
-    cannot be overridden there (the value says why), as a run would silently ignore them."""
+    cannot be overridden there, as a run would ignore them (the value says why; `{at}` is the mapping's parent)."""
+    fixed = fixed or {}
     allowed = f"null, or a mapping of some {section}: keys to values allowed there"
+    allowed += f" (not {', '.join(fixed)})" if fixed else ""
 
     def check(key: str, value: Any) -> dict[str, Any]:
         if _null(value):
@@ -211,8 +213,9 @@ def overrides(section: str, fixed: dict[str, str] | None = None) -> Spec:
         for name in value:
             if name not in spec:
                 raise ParamError(f"params: unknown key {key}.{name}{_closest(str(name), list(spec), f'{key}.')}")
-            if name in (fixed or {}):
-                raise ParamError(f"params: {key}.{name} cannot be set there; {fixed[name]}")
+            if name in fixed:
+                at = key.rpartition(".")[0]
+                raise ParamError(f"params: {key}.{name} cannot be set there; {fixed[name].format(at=at)}")
         return {name: spec[name](f"{key}.{name}", v) for name, v in value.items()}
 
     return _described(allowed, check)
@@ -283,9 +286,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "gpu": overrides(
             "train",
             {
-                "device": "train.gpu applies once the device is CUDA: choose it with train.device",
-                "nproc": "torchrun starts before the device is chosen: set train.nproc",
-                "gpu": "train.gpu does not nest",
+                "device": "{at}.gpu applies once the device is CUDA: choose it with {at}.device",
+                "nproc": "torchrun starts before the device is chosen: set train.nproc (main, sweep, blind models)",
+                "gpu": "{at}.gpu does not nest",
             },
         ),
     },
@@ -662,7 +665,8 @@ def _model_conflicts(out: dict[str, Any]) -> Iterator[str]:
         try:
             check_model(model, image, key)
         except DaeError as exc:
-            yield _drop(grids, *study, f"builds no model ({exc})") if study else str(exc)
+            # A study value's own fix is to drop it: the advice after ';' names model: keys the study does not set.
+            yield _drop(grids, *study, f"builds no model ({str(exc).split('; ')[0]})") if study else str(exc)
 
 
 def validate(raw: Any) -> dict[str, Any]:

@@ -25,6 +25,8 @@ FORMATS = ("PNG", "JPEG", "TIFF")
 # (a denoised image has more levels than a palette holds) and written as RGB(A) / L.
 MODES = {"L": 8, "LA": 8, "RGB": 8, "RGBA": 8, "I;16": 16, "I;16B": 16, "I": 16}
 ALLOWED = "grey, grey+alpha, RGB or RGBA, 8 or 16 bit, PNG, JPEG or TIFF"
+# How 16-bit files with more than one sample per pixel are written (pypng or tifffile): samples -> mode.
+MODES_16 = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}
 _ERRORS = (
     UnidentifiedImageError,
     OSError,
@@ -82,12 +84,14 @@ def _read_16bit_png(path: Path) -> tuple[np.ndarray, dict[str, Any]] | None:
         return None
     import png
 
-    # read(), not asDirect(): that one scales samples down to the sBIT chunk's significant bits.
-    width, height, rows, info = png.Reader(filename=str(path)).read()
-    key = info.get("transparent")
-    if colour_type == 0 and key is None:  # plain 16-bit grey: Pillow reads it whole (I;16)
+    try:  # read(), not asDirect(): that one scales samples down to the sBIT chunk's significant bits
+        width, height, rows, info = png.Reader(filename=str(path)).read()
+        key = info.get("transparent")
+        if colour_type == 0 and key is None:  # plain 16-bit grey: Pillow reads it whole (I;16)
+            return None
+        samples = np.vstack(list(rows)).astype(np.uint16).reshape(height, width, info["planes"])
+    except png.Error:  # a file pypng finds fault with: Pillow reads it, or says why not
         return None
-    samples = np.vstack(list(rows)).astype(np.uint16).reshape(height, width, info["planes"])
     if key is not None:  # a transparent colour (tRNS) becomes an alpha channel, as in an 8-bit file
         opaque = np.any(samples != np.atleast_1d(key).astype(np.uint16), axis=2, keepdims=True)
         samples = np.concatenate([samples, opaque.astype(np.uint16) * 65535], axis=2)
@@ -150,7 +154,7 @@ def _read_16bit_tiff_pillow_cannot(path: Path) -> Photo | None:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            page, pages = tif.pages[0], len(tif.pages)
+            page, pages = tif.pages[0], _full_pages(tif)
             if page.bitspersample != 16 or page.samplesperpixel == 1:
                 return None
             (samples, alpha), tags, compression = _tiff_page(path, page), page.tags, page.compression
@@ -168,8 +172,7 @@ def _read_16bit_tiff_pillow_cannot(path: Path) -> Photo | None:
         info["dpi"] = tuple(n / d for n, d in (tags["XResolution"].value, tags["YResolution"].value))
     if "Orientation" in tags:
         info["exif"] = _orientation_exif(int(tags["Orientation"].value))
-    mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[samples.shape[2]]
-    return Photo(samples.astype(np.float32) / 65535, 16, "TIFF", mode, info)
+    return Photo(samples.astype(np.float32) / 65535, 16, "TIFF", MODES_16[samples.shape[2]], info)
 
 
 # TIFF compression codes -> Pillow's names for them, for the ones tifffile writes (with imagecodecs: LZW).
@@ -202,10 +205,20 @@ def _metadata(im: Image.Image) -> dict[str, Any]:
     return info
 
 
+def _full_pages(tif_or_path: Any) -> int:
+    """A TIFF's images, less its reduced-resolution previews (a thumbnail page that scanners and cameras add)."""
+    import tifffile
+
+    if not isinstance(tif_or_path, tifffile.TiffFile):
+        with tifffile.TiffFile(tif_or_path) as tif:
+            return _full_pages(tif)
+    return sum(1 for page in tif_or_path.pages if not int(page.subfiletype) & 1)
+
+
 def _check_one_image(path: Path, im: Image.Image) -> None:
     """Refuse what would be written back wrong: pages or frames past the first (dropped), and 16-bit white-is-zero
     grey (Pillow inverts 8-bit ones as it reads them, but not these, which would come back as their negative)."""
-    frames = getattr(im, "n_frames", 1)
+    frames = _full_pages(path) if im.format == "TIFF" else getattr(im, "n_frames", 1)
     if frames > 1 and im.format != "MPO":
         raise DaeError(f"{path}: {frames} images in one file (pages or frames); allowed: one image per file, {ALLOWED}")
     if im.format == "TIFF" and im.mode.startswith("I") and im.tag_v2.get(262) == 0:
@@ -225,8 +238,7 @@ def read_photo(path: str | Path) -> Photo:
             found = _read_16bit_colour(path, fmt)
             if found is not None:
                 wide, extra = found
-                mode = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[wide.shape[2]]
-                return Photo(wide.astype(np.float32) / 65535, 16, fmt, mode, info | extra)
+                return Photo(wide.astype(np.float32) / 65535, 16, fmt, MODES_16[wide.shape[2]], info | extra)
             im.load()
             info |= _png_colour_info(path) if fmt == "PNG" else {}
             if mode in ("P", "PA", "1") or (mode in ("L", "RGB") and "transparency" in im.info):

@@ -20,12 +20,15 @@ from pipeline._build import build_within_memory
 GRID_EPOCHS = 50
 
 
-def setup(train: dict[str, Any]) -> torch.device:
-    """Threads, seeds, and the device (this rank's, under torchrun)."""
+def setup(train: dict[str, Any]) -> tuple[torch.device, dict[str, Any]]:
+    """The device (this rank's, under torchrun), then `train:` as it runs there (train.gpu laid over it on CUDA),
+    whose threads and seeds are set: train.gpu may change them too."""
+    device = distributed.setup(pick_device(train["device"]))
+    train = on_device(train, device.type)
     if train["threads"]:
         torch.set_num_threads(train["threads"])
     seed_everything(train["seed"], train["deterministic"])
-    return distributed.setup(pick_device(train["device"]))
+    return device, train
 
 
 def train_and_save(
@@ -41,8 +44,7 @@ def train_and_save(
 
     `redraw(epoch)` gives fresh noisy training inputs for each epoch after the first (`dae.noise.sampler`). Stops
     with a ParamError, writing nothing, at the end of the epoch in which params.yaml changed."""
-    device = setup(params["train"])
-    train = on_device(params["train"], device.type)
+    device, train = setup(params["train"])
     params = {**params, "train": train}
     shape = tuple(train_pairs[1].shape[1:])
     model = build_within_memory(params, shape, len(train_pairs[1]), len(val_pairs[1]), device)

@@ -171,6 +171,17 @@ def test_a_digits_model_on_a_photo_is_warned_about(run: tuple, tmp_path: Path) -
     assert shipped.returncode == 0 and "warning" not in shipped.stderr, shipped.stderr
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 40), (40, 1)], ids=["1x1", "one row", "one column"])
+def test_sigma_auto_says_a_one_line_image_has_no_noise_level(tmp_path: Path, capsys, shape: tuple) -> None:
+    """scikit-image's estimate of such an image was 0.0 for a PNG (and NaN, said as none, for a JPEG)."""
+    from dae.cli import main
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)).save(tmp_path / "line.png")
+    assert main([str(tmp_path / "line.png"), "-o", str(tmp_path / "out"), "--sigma", "auto"]) == 0
+    said = capsys.readouterr().err
+    assert "line.png: no noise level to estimate (a flat or tiny image)" in said and "estimated noise std" not in said
+
+
 def test_sigma_auto_estimates_the_noise_level(run: tuple, tmp_path: Path) -> None:
     inputs = run[0]
     cmd = [sys.executable, "-m", "dae", "denoise", str(inputs / "rgb.png"), "-o", str(tmp_path), "--sigma", "auto"]

@@ -116,9 +116,11 @@ def test_config_that_does_not_match_the_weights_is_refused(tmp_path):
         load_model(path)
 
 
-def test_missing_file():
+def test_missing_file(tmp_path):
     with pytest.raises(DaeError, match="model file not found"):
         load_model("does/not/exist.safetensors")
+    with pytest.raises(DaeError, match="is a folder; expected a .safetensors model file"):
+        load_model(tmp_path)
 
 
 def test_edited_weights_are_refused(tmp_path):

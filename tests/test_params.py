@@ -142,6 +142,7 @@ def test_train_gpu_and_nproc_are_checked_like_the_rest(tmp_path):
         ("train.gpu", {"device": "cpu"}, "train.gpu.device cannot be set there; train.gpu applies once the device"),
         ("train.gpu", {"nproc": 2}, "train.gpu.nproc cannot be set there; torchrun starts before the device"),
         ("train.gpu", {"gpu": {"lr": 1}}, "train.gpu.gpu cannot be set there; train.gpu does not nest"),
+        ("anomaly.train", {"gpu": {"device": "cpu"}}, "anomaly.train.gpu.device cannot be set there; anomaly.train."),
         # Only the main, sweep and blind stages launch torchrun.
         ("anomaly.train", {"nproc": 2}, "anomaly.train.nproc cannot be set there; torchrun runs the main, sweep"),
         ("natural.train", {"nproc": 2}, "natural.train.nproc cannot be set there; torchrun runs the main, sweep"),
@@ -185,6 +186,13 @@ def test_entries_name_the_key_that_is_wrong(key, value, message):
         ("natural.archs.unet.output", "sigmoid", "natural.archs.unet: arch unet adds a correction to its input; set"),
         ("natural.archs.dncnn.channels", [48, 64], "natural.archs.dncnn: arch dncnn has one width; give natural.archs"),
         ("studies.grids.depth", [1, 2, 3, 4], "studies.grids.depth has 4, which builds no model (model: 4 conv levels"),
+        # A study's fix is to drop the value, not the advice for model: keys that the study does not set.
+        (
+            "studies.grids.depth",
+            [1, 4],
+            "studies.grids.depth has 4, which builds no model (model: 4 conv levels shrink a 8x8 image below 1 pixel); "
+            "drop it: -S 'studies.grids.depth=[1]'",
+        ),
     ],
 )
 def test_a_network_the_params_cannot_build_is_refused_before_any_stage(key, value, message):

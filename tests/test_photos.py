@@ -104,3 +104,15 @@ def test_a_png_keeps_its_gamma_and_chromaticities(tmp_path: Path, greyscale: boo
         for name in ("in.png", "out.png")
     ]
     assert len(colour[0]) == 2 and colour[1] == colour[0]
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["8-bit RGB", "16-bit grey + alpha"])
+def test_a_tiff_with_a_thumbnail_page_is_one_image(tmp_path: Path, wide: bool) -> None:
+    """Scanners and cameras add a reduced-resolution preview page (NewSubfileType 1): not a second image."""
+    image = WIDE[..., :2] if wide else (WIDE // 257).astype(np.uint8)
+    kind = {"photometric": "minisblack", "extrasamples": ["unassalpha"]} if wide else {"photometric": "rgb"}
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tif:
+        tif.write(image, **kind)
+        tif.write(image[::4, ::4], subfiletype=1, **kind)
+    photo = read_photo(tmp_path / "thumb.tif")
+    assert photo.pixels.shape == image.shape and photo.mode == ("LA;16" if wide else "RGB")

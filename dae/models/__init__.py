@@ -1,8 +1,9 @@
 """Denoising autoencoders: which architectures exist, and how a model is built from params or loaded from a file.
 
 An architecture is a module of its own (conv.py, mlp.py, unet.py, dncnn.py) holding an Encoder and a Decoder
-subclass that build their layers from a ModelConfig; adding one is that module and its line in ARCHITECTURES
-(and its name in dae.params.ARCHS, which the params check reads without importing torch).
+subclass that build their layers from a ModelConfig; adding one is that module and its line in ARCHITECTURES,
+its name in dae.params.ARCHS, and what configs it cannot build in dae.architectures.check_model (whether it takes a
+noise map, is residual, or halves the image per level: the rules the params check runs without importing torch).
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Denoisin
     allocates nothing; weights that fail their checksum or are not finite are refused.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DaeError(f"{path}: is a folder; expected a .safetensors model file")
     if not path.is_file():
         raise DaeError(f"{path}: model file not found")
     header = read_header(path)

@@ -8,11 +8,13 @@ anomalous" and takes clean test images (N, C, H, W) in [0, 1].
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dae.errors import DaeError
 from dae.metrics import ssim
 
 Score = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -40,11 +42,25 @@ def window_max(images: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
 SCORES: dict[str, Score] = {"mse": mse, "ssim": ssim_error, "window_max": window_max}
 
 
+def _check_images(model: torch.nn.Module, images: Any) -> None:
+    """Refuse in one line what would give a traceback deep in torch, or scores that look valid but are not."""
+    shape = tuple(getattr(model, "config", {}).get("shape", ()))
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point() or images.dim() != 4:
+        got = f"{images.dtype} of shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images)
+        raise DaeError(f"anomaly scores: expected a float tensor (N, C, H, W) in [0, 1], got {got}")
+    if shape and tuple(images.shape[1:]) != shape:
+        raise DaeError(f"anomaly scores: images of shape {tuple(images.shape[1:])}; this model takes {shape}")
+    if len(images) and not (images.isfinite().all() and images.min() >= 0 and images.max() <= 1):
+        raise DaeError("anomaly scores: images must be finite floats in [0, 1] (divide 8-bit images by 255)")
+
+
 @torch.inference_mode()
 def reconstruct(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """The model's output for every image, in batches, float32 on the CPU."""
+    """The model's output for every image, in batches on the model's device, float32 on the CPU."""
+    _check_images(model, images)
     model.eval()
-    outs = [model(images[i : i + batch_size]).float().cpu() for i in range(0, len(images), batch_size)]
+    device = next(model.parameters()).device
+    outs = [model(images[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
     return torch.cat(outs) if outs else torch.empty_like(images)
 
 
@@ -57,15 +73,22 @@ def auroc(scores: np.ndarray, anomalous: np.ndarray) -> float:
     """Area under the ROC curve of `scores` separating anomalous (True) from normal images: 0.5 is chance."""
     from sklearn.metrics import roc_auc_score
 
+    _check_classes(anomalous)
+    return float(roc_auc_score(anomalous.astype(np.int64), scores))
+
+
+def _check_classes(anomalous: np.ndarray) -> None:
+    if np.asarray(anomalous).dtype != bool:
+        raise ValueError(f"anomalous must be a bool mask (True: anomalous), got {np.asarray(anomalous).dtype}")
     if anomalous.all() or not anomalous.any():
         raise ValueError("AUROC needs both normal and anomalous images")
-    return float(roc_auc_score(anomalous.astype(np.int64), scores))
 
 
 def roc_points(scores: np.ndarray, anomalous: np.ndarray, n: int = 101) -> list[dict[str, float]]:
     """The ROC curve resampled at `n` evenly spaced false-positive rates (a small, fixed-size CSV for dvc plots)."""
     from sklearn.metrics import roc_curve
 
+    _check_classes(anomalous)
     fpr, tpr, _ = roc_curve(anomalous.astype(np.int64), scores)
     grid = np.linspace(0, 1, n)
     tprs = np.interp(grid, fpr, tpr)

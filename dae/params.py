@@ -394,7 +394,8 @@ SCHEMA["natural"] = {
     "data": _named("{train: folder, test: folder}", lambda k, v: _fields(k, v, {"train": text, "test": text})),
     "sigmas": int_list(sigma_255, 8, unique=True),
     "val_images": integer(1),
-    "patch": integer(8, 512),
+    # A model file keeps the patch as its image shape, and load_model reads sides up to 256 (dae/models/files.py).
+    "patch": integer(8, 256, "a model file's largest image side"),
     "patches": integer(1),
     "val_patches": integer(1),
     "blind": int_list(number(0, 255), 2, shortest=2),

@@ -17,7 +17,6 @@ import numpy as np
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from dae.errors import DaeError
-from dae.images import quantise
 from dae.io import atomic_path
 
 FORMATS = ("PNG", "JPEG", "TIFF")
@@ -259,6 +258,12 @@ def read_photo(path: str | Path) -> Photo:
         raise DaeError(f"{path}: integer samples outside 0..65535 (signed, or 32-bit); allowed: {ALLOWED}")
     bits = MODES[mode]
     return Photo(samples.astype(np.float32) / (2**bits - 1), bits, fmt, mode, info)
+
+
+def quantise(image: np.ndarray, bits: int = 8) -> np.ndarray:
+    """[0, 1] floats clamped and rounded to integer levels (uint8 or uint16), as an image file stores them."""
+    top = 2**bits - 1
+    return np.rint(np.clip(image, 0.0, 1.0) * top).astype(np.uint8 if bits == 8 else np.uint16)
 
 
 def _save_16bit_colour(photo: Photo, samples: np.ndarray, tmp: Path) -> None:

@@ -143,3 +143,37 @@ def test_the_one_stage_layout_reruns_when_the_classes_change():
     """train_anomaly_all trains every class of anomaly.classes: DVC must know when that list changes."""
     stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train_anomaly_all"]["do"]
     assert "anomaly.classes" in stage["params"]
+
+
+FLOATS = "expected a float tensor (N, C, H, W) in [0, 1]"
+
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        (torch.rand(3, 1, 28, 28), "images of shape (1, 28, 28); this model takes (1, 8, 8)"),
+        ((torch.rand(3, 1, 8, 8) * 255).to(torch.uint8), f"{FLOATS}, got torch.uint8 of shape (3, 1, 8, 8)"),
+        (torch.rand(3, 1, 8, 8) * 255, "images must be finite floats in [0, 1] (divide 8-bit images by 255)"),
+        (np.zeros((3, 1, 8, 8), np.float32), f"{FLOATS}, got <class 'numpy.ndarray'>"),
+    ],
+    ids=["another shape", "uint8", "0-255 floats", "a numpy array"],
+)
+def test_scoring_refuses_images_it_cannot_score_in_one_line(images, message):
+    """Once a traceback deep in torch, or (0-255 floats) every ssim score 1.0: scores that look valid."""
+    from dae.anomaly import score_images
+    from dae.errors import DaeError
+    from dae.models import build_model
+
+    model = build_model(validate(yaml.safe_load(committed_text("params.yaml")))["anomaly"]["model"], (1, 8, 8))
+    with pytest.raises(DaeError) as caught:
+        score_images(model, images)
+    assert str(caught.value) == f"anomaly scores: {message}"
+
+
+def test_auroc_and_the_roc_curve_need_a_bool_mask_of_both_kinds():
+    scores = np.arange(6, dtype=np.float64)
+    with pytest.raises(ValueError, match="anomalous must be a bool mask"):
+        auroc(scores, np.array([0, 0, 0, 1, 1, 1]))  # class labels read as a mask: sklearn's multi_class error
+    with pytest.raises(ValueError, match="both normal and anomalous"):
+        roc_points(scores, np.zeros(6, dtype=bool))  # an all-NaN curve before
+    assert auroc(scores, np.arange(6) >= 3) == 1.0

@@ -2,6 +2,7 @@ import dataclasses
 import json
 import struct
 
+import numpy as np
 import pytest
 import torch
 
@@ -114,6 +115,15 @@ def test_config_that_does_not_match_the_weights_is_refused(tmp_path):
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
     with pytest.raises(DaeError, match="config does not match the stored tensors"):
         load_model(path)
+
+
+def test_extra_is_read_from_model_files_only(tmp_path):
+    from dae.io import save_arrays
+    from dae.models import model_extra
+
+    save_arrays(tmp_path / "pairs.safetensors", {"x": np.zeros((2, 2), np.float32)})  # safetensors, not a model
+    with pytest.raises(DaeError, match=r"pairs.safetensors: not a dae-model/\d+ file \(its header holds no `extra`"):
+        model_extra(tmp_path / "pairs.safetensors")
 
 
 def test_missing_file(tmp_path):

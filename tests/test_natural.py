@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 import yaml
 from conftest import committed_text
@@ -37,10 +38,23 @@ def write(path, array, mode=None):
         ("grey16.tif", RNG.integers(0, 65536, (9, 7), dtype=np.uint16), (9, 7), 16),
         ("rgb.png", RNG.integers(0, 256, (9, 7, 3), dtype=np.uint8), (9, 7, 3), 8),
         ("rgba.png", RNG.integers(0, 256, (9, 7, 4), dtype=np.uint8), (9, 7, 4), 8),
+        # Read as dae-denoise reads them: Pillow alone cut 16-bit colour to 8 bit, and garbled planes.
+        ("rgb16.tif", RNG.integers(0, 65536, (9, 7, 3), dtype=np.uint16), (9, 7, 3), 16),
+        ("planes16.tif", RNG.integers(0, 65536, (9, 7, 3), dtype=np.uint16), (9, 7, 3), 16),
     ],
 )
 def test_image_files_read_exactly_at_their_bit_depth(tmp_path, name, array, shape, bits):
-    image, got_bits = read_image(write(tmp_path / name, array))
+    if name.endswith(".tif") and array.ndim == 3:
+        planes = name.startswith("planes")
+        tifffile.imwrite(
+            tmp_path / name,
+            array.transpose(2, 0, 1) if planes else array,
+            photometric="rgb",
+            planarconfig="separate" if planes else "contig",
+        )
+        image, got_bits = read_image(tmp_path / name)
+    else:
+        image, got_bits = read_image(write(tmp_path / name, array))
     assert image.shape == shape and got_bits == bits and image.dtype == np.float32
     assert np.array_equal(quantise(image, bits), array)
 
@@ -64,6 +78,27 @@ def test_image_folder_reads_images_only_in_name_order_as_grey(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DaeError, match="no image files"):
         image_folder(tmp_path / "empty")
+    (tmp_path / "._b.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS's, on a FAT or SMB drive
+    assert list(image_folder(tmp_path)) == ["a.jpg", "b.png"]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: (d / "gone.png").symlink_to(d / "nowhere.png"), "gone.png: a broken link; allowed: image files"),
+        (lambda d: tifffile.imwrite(d / "pages.tif", np.zeros((2, 8, 8), np.uint8)), "2 images in one file"),
+        (lambda d: tifffile.imwrite(d / "w.tif", np.zeros((8, 8), np.uint16), photometric="miniswhite"), "white-is"),
+        (lambda d: Image.fromarray(np.zeros((8, 8), np.float32), "F").save(d / "float.tif"), "image mode F; allowed"),
+    ],
+    ids=["a broken link", "a multi-page TIFF", "16-bit white-is-zero", "float samples"],
+)
+def test_a_folder_with_a_file_it_would_read_wrong_is_one_line(tmp_path, make, message):
+    """Once these were read without a word: skipped, cut to the first page, a negative, near black."""
+    write(tmp_path / "a.png", np.full((8, 8), 100, dtype=np.uint8))
+    make(tmp_path)
+    with pytest.raises(DaeError) as caught:
+        image_folder(tmp_path)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_patches_are_seeded_crops_under_the_square_symmetries():

@@ -185,6 +185,7 @@ def test_entries_name_the_key_that_is_wrong(key, value, message):
         ("anomaly.model.arch", "dncnn", "anomaly.model: arch dncnn subtracts its noise estimate from the input; set"),
         ("natural.archs.unet.output", "sigmoid", "natural.archs.unet: arch unet adds a correction to its input; set"),
         ("natural.archs.dncnn.channels", [48, 64], "natural.archs.dncnn: arch dncnn has one width; give natural.archs"),
+        ("natural.patch", 320, "natural.patch = 320 is not allowed; expected a whole number >= 8 and <= 256"),
         ("studies.grids.depth", [1, 2, 3, 4], "studies.grids.depth has 4, which builds no model (model: 4 conv levels"),
         # A study's fix is to drop the value, not the advice for model: keys that the study does not set.
         (

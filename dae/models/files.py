@@ -101,7 +101,7 @@ def read_weights(path: Path, sha256: str) -> dict[str, torch.Tensor]:
 def model_extra(path: str | Path) -> dict[str, Any]:
     """The `extra` JSON saved with a model (noise setting, dataset, epochs...)."""
     meta = read_metadata(path)
-    extra = meta.get("extra", {}) if isinstance(meta, dict) else None
-    if not isinstance(extra, dict):
+    extra = meta.get("extra") if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+    if not isinstance(extra, dict):  # a data file (pairs, clean images) is safetensors too
         raise DaeError(f"{path}: not a {FORMAT} file (its header holds no `extra` mapping)")
     return extra

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from _markers import refresh, replace_tables
@@ -102,7 +103,13 @@ def main() -> None:
     group.add_argument("--write", action="store_true", help="replace the tables in docs/anomaly.md")
     group.add_argument("--check", action="store_true", help="exit 1 if docs/anomaly.md's tables are not these")
     args = parser.parse_args()
-    text = tables(json.loads(Path(args.metrics).read_text()))
+    try:
+        metrics = json.loads(Path(args.metrics).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        sys.exit(f"error: cannot read {args.metrics} ({exc})")
+    if not isinstance(metrics, dict) or not metrics:  # tables of nothing would replace the page's with none
+        sys.exit(f"error: {args.metrics} holds no anomaly results; pass an anomaly stage's JSON")
+    text = tables(metrics)
     if not (args.write or args.check):
         print(text, end="")
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from _markers import refresh, replace_tables
@@ -75,6 +76,10 @@ def main() -> None:
     group.add_argument("--check", metavar="TAG", help="exit 1 if the tables marked TAG are not these")
     args = parser.parse_args()
     text = tables(args.metrics)
+    if not text.strip():  # tables of nothing would replace the page's with none
+        sys.exit(f"error: {args.metrics} holds no studies/*.json and no probe.json; pass a metrics folder")
+    if (args.write or args.check) not in (None, "digits", *DOCS):
+        sys.exit(f"error: unknown tag {args.write or args.check!r}; allowed: digits, {', '.join(DOCS)}")
     if not (args.write or args.check):
         print(text, end="")
         return

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dae.io import write_text
+
 
 def combinations(sets: list[str]) -> list[list[str]]:
     """`["a=1,2", "b=x"]` -> `[["a=1", "b=x"], ["a=2", "b=x"]]`: one list of -S values per experiment."""
@@ -45,7 +47,10 @@ def run_one(repo: Path, device: str, values: list[str]) -> dict:
     # later one failed at once ("Unable to acquire lock"; seen in CI on a slow 2-core machine).
     cmd = ["dvc", "--wait-for-lock", "exp", "run", "--temp", *itertools.chain.from_iterable(("-S", v) for v in values)]
     start = time.time()
-    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    except OSError as exc:  # dvc not on PATH: a failed experiment, not a crashed worker thread and exit 0
+        return {"device": device, "set": values, "start": start, "end": time.time(), "ok": False, "error": str(exc)}
     last = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
     ok = proc.returncode == 0
     error = None if ok else last
@@ -92,13 +97,15 @@ def main() -> None:
     if not devices or len(set(devices)) != len(devices):
         raise SystemExit(f"error: --devices {args.devices!r} must list distinct devices, e.g. 0,1")
     experiments = combinations(args.sets)
+    if not (args.repo / "dvc.yaml").is_file():
+        raise SystemExit(f"error: --repo {args.repo} holds no dvc.yaml; pass the project's folder")
     if args.dry_run:
         for i, values in enumerate(experiments):
             print(f"device {devices[i % len(devices)]} (or the first free): -S {' -S '.join(values)}")
         return
     results = sweep(args.repo, devices, experiments)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_text(args.json, json.dumps(results, indent=2) + "\n")
     for r in sorted(results, key=lambda r: r["start"]):
         state = "ok" if r["ok"] else f"FAILED: {r['error']}"
         print(f"device {r['device']}: {' '.join(r['set'])}: {r['end'] - r['start']:.0f} s, {state}")

@@ -1,6 +1,7 @@
 """The benchmark code runs and reports sane numbers (its speed targets are checked by running it, not here)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -246,3 +247,22 @@ def test_probe_honours_fresh_noise_and_stays_seeded():
     # train.fresh_noise trains on other inputs than the fixed pairs, and is seeded like them.
     assert fresh != fixed
     assert score(True) == fresh
+
+
+def test_an_invalid_params_yaml_does_not_stop_the_benchmarks_help(tmp_path):
+    """bench.measure read params.yaml when imported: `python -m bench --help` (and the GPU and natural-image
+    benchmarks, which run from configs/) failed with a ParamError traceback on an invalid workspace params.yaml."""
+    import shutil
+
+    shutil.copytree(ROOT / "bench", tmp_path / "bench", ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+    (tmp_path / "params.yaml").write_text("train: {lr: -1}\n")
+    for module in ("bench", "bench.gpu", "bench.natural_gpu"):
+        proc = subprocess.run(
+            [sys.executable, "-m", module, "--help"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+            timeout=120,
+        )
+        assert proc.returncode == 0 and "usage:" in proc.stdout, proc.stderr

@@ -44,14 +44,22 @@ SCORES: dict[str, Score] = {"mse": mse, "ssim": ssim_error, "window_max": window
 
 def _check_images(model: torch.nn.Module, images: Any) -> None:
     """Refuse in one line what would give a traceback deep in torch, or scores that look valid but are not."""
-    shape = tuple(getattr(model, "config", {}).get("shape", ()))
     if not isinstance(images, torch.Tensor) or not images.is_floating_point() or images.dim() != 4:
         got = f"{images.dtype} of shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images)
         raise DaeError(f"anomaly scores: expected a float tensor (N, C, H, W) in [0, 1], got {got}")
-    if shape and tuple(images.shape[1:]) != shape:
+    shape, stride = tuple(getattr(model, "config", {}).get("shape", ())), getattr(model, "stride", None)
+    fits = tuple(images.shape[1:]) == shape or (  # a fully convolutional model takes sides of its stride's multiples
+        stride is not None
+        and images.shape[1] == shape[0]
+        and not (images.shape[2] % stride or images.shape[3] % stride)
+    )
+    if shape and not fits:
         raise DaeError(f"anomaly scores: images of shape {tuple(images.shape[1:])}; this model takes {shape}")
-    if len(images) and not (images.isfinite().all() and images.min() >= 0 and images.max() <= 1):
-        raise DaeError("anomaly scores: images must be finite floats in [0, 1] (divide 8-bit images by 255)")
+    if len(images) and not images.isfinite().all():
+        raise DaeError("anomaly scores: the images hold NaN or infinite values")
+    if len(images) and (images.min() < -1e-3 or images.max() > 1 + 1e-3):  # a float32 rounding is no error
+        hint = " (divide 8-bit images by 255)" if images.max() > 1.5 else ""
+        raise DaeError(f"anomaly scores: images must be floats in [0, 1]{hint}")
 
 
 @torch.inference_mode()
@@ -78,9 +86,13 @@ def auroc(scores: np.ndarray, anomalous: np.ndarray) -> float:
 
 
 def _check_classes(anomalous: np.ndarray) -> None:
-    if np.asarray(anomalous).dtype != bool:
-        raise ValueError(f"anomalous must be a bool mask (True: anomalous), got {np.asarray(anomalous).dtype}")
-    if anomalous.all() or not anomalous.any():
+    """A mask of both kinds: bool, or 0 and 1 (class labels such as 0-9 are not one: sklearn reads them as classes)."""
+    mask = np.asarray(anomalous)
+    if mask.dtype != bool and not (mask.dtype.kind in "iu" and set(np.unique(mask)) <= {0, 1}):
+        raise ValueError(
+            f"anomalous must be a mask of True/1 (anomalous) and False/0, got {mask.dtype} {np.unique(mask)[:5]}"
+        )
+    if mask.all() or not mask.any():
         raise ValueError("AUROC needs both normal and anomalous images")
 
 
@@ -97,7 +109,8 @@ def roc_points(scores: np.ndarray, anomalous: np.ndarray, n: int = 101) -> list[
 
 def score_images(model: torch.nn.Module, images: torch.Tensor) -> dict[str, np.ndarray]:
     """Every score of SCORES for each of `images`, from the model's reconstruction of the clean image."""
-    return score_all(images, reconstruct(model, images))
+    recon = reconstruct(model, images)  # checks the images first
+    return score_all(images.cpu(), recon)
 
 
 def mean_roc(curves: list[list[dict[str, float]]]) -> list[float]:

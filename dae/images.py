@@ -22,7 +22,8 @@ def list_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DaeError(f"{folder}: {'is a file; expected' if folder.exists() else 'no such'} image folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
+    names = (p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and not p.name.startswith("."))
+    files = sorted(p for p in names if not p.is_dir())
     for path in files:
         if not path.is_file():
             raise DaeError(f"{path}: {'a broken link' if path.is_symlink() else 'not a file'}; allowed: image files")
@@ -40,7 +41,20 @@ def read_image(path: str | Path) -> tuple[np.ndarray, int]:
     as `dae-denoise` reads it (`dae.photos.read_photo`: 16-bit colour whole, a multi-page file or a CMYK one refused
     in one line), so a dataset and a user's photo are the same pixels."""
     photo = read_photo(path)
-    return photo.pixels, photo.bits
+    pixels = photo.pixels
+    # A palette of greys only: its one grey channel, not three equal ones (whose luminance can be one float32 step
+    # off the grey itself).
+    grey = pixels.ndim == 3 and pixels.shape[2] == 3 and (pixels == pixels[..., :1]).all()
+    if grey and _from_palette(path):
+        pixels = np.ascontiguousarray(pixels[..., 0])
+    return pixels, photo.bits
+
+
+def _from_palette(path: str | Path) -> bool:
+    from PIL import Image
+
+    with Image.open(path) as im:  # the header only
+        return im.mode == "P"
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:

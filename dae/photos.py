@@ -1,8 +1,9 @@
 """Users' photo files in and out with everything but the pixels kept: mode, bit depth, alpha, EXIF, ICC profile.
 
-`dae.images` reads datasets (pixels only); this module is for `dae-denoise`, which must write a file that differs
-from its input in nothing but the denoised pixels. Pillow does most of it. It reads 16-bit colour as 8 bit without a
-word, so those files go through pypng (PNG) or tifffile (TIFF), found from the file's own header.
+`dae-denoise` must write a file that differs from its input in nothing but the denoised pixels; `dae.images` reads
+datasets' files through this module too (their pixels only), so a dataset and a user's photo are read alike. Pillow
+does most of it. It reads 16-bit colour as 8 bit without a word, so those files go through pypng (PNG) or tifffile
+(TIFF), found from the file's own header.
 """
 
 from __future__ import annotations

@@ -153,10 +153,11 @@ FLOATS = "expected a float tensor (N, C, H, W) in [0, 1]"
     [
         (torch.rand(3, 1, 28, 28), "images of shape (1, 28, 28); this model takes (1, 8, 8)"),
         ((torch.rand(3, 1, 8, 8) * 255).to(torch.uint8), f"{FLOATS}, got torch.uint8 of shape (3, 1, 8, 8)"),
-        (torch.rand(3, 1, 8, 8) * 255, "images must be finite floats in [0, 1] (divide 8-bit images by 255)"),
+        (torch.rand(3, 1, 8, 8) * 255, "images must be floats in [0, 1] (divide 8-bit images by 255)"),
+        (torch.full((3, 1, 8, 8), float("nan")), "the images hold NaN or infinite values"),
         (np.zeros((3, 1, 8, 8), np.float32), f"{FLOATS}, got <class 'numpy.ndarray'>"),
     ],
-    ids=["another shape", "uint8", "0-255 floats", "a numpy array"],
+    ids=["another shape", "uint8", "0-255 floats", "NaN", "a numpy array"],
 )
 def test_scoring_refuses_images_it_cannot_score_in_one_line(images, message):
     """Once a traceback deep in torch, or (0-255 floats) every ssim score 1.0: scores that look valid."""
@@ -168,12 +169,17 @@ def test_scoring_refuses_images_it_cannot_score_in_one_line(images, message):
     with pytest.raises(DaeError) as caught:
         score_images(model, images)
     assert str(caught.value) == f"anomaly scores: {message}"
+    # A float32 step past 1 is no error; a fully convolutional model takes other sizes of its stride's multiples.
+    assert score_images(model, torch.full((2, 1, 8, 8), 1 + 1e-7))["mse"].shape == (2,)
+    spatial = build_model({**model.config, "bottleneck": "spatial", "hidden": [8]}, (1, 8, 8))
+    assert score_images(spatial, torch.rand(2, 1, 16, 24))["mse"].shape == (2,)
 
 
 def test_auroc_and_the_roc_curve_need_a_bool_mask_of_both_kinds():
     scores = np.arange(6, dtype=np.float64)
-    with pytest.raises(ValueError, match="anomalous must be a bool mask"):
-        auroc(scores, np.array([0, 0, 0, 1, 1, 1]))  # class labels read as a mask: sklearn's multi_class error
+    with pytest.raises(ValueError, match="anomalous must be a mask of True/1"):
+        auroc(scores, np.array([0, 3, 3, 7, 7, 7]))  # class labels, not a mask: sklearn's multi_class error
+    assert auroc(scores, np.array([0, 0, 0, 1, 1, 1])) == 1.0
     with pytest.raises(ValueError, match="both normal and anomalous"):
         roc_points(scores, np.zeros(6, dtype=bool))  # an all-NaN curve before
     assert auroc(scores, np.arange(6) >= 3) == 1.0

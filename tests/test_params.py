@@ -135,6 +135,13 @@ def test_train_gpu_and_nproc_are_checked_like_the_rest(tmp_path):
         validate(raw)
 
 
+def refused_in_one_line(key: str, value, message: str) -> None:
+    """validate() refuses the committed params with `key` set to `value` in one line starting `params: message`."""
+    with pytest.raises(ParamError) as caught:
+        validate(with_value(key, value))
+    assert str(caught.value).startswith(f"params: {message}") and "\n" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
@@ -151,9 +158,7 @@ def test_train_gpu_and_nproc_are_checked_like_the_rest(tmp_path):
     ],
 )
 def test_overrides_a_run_would_ignore_are_refused(key, value, message):
-    with pytest.raises(ParamError) as caught:
-        validate(with_value(key, value))
-    assert str(caught.value).startswith(f"params: {message}") and "\n" not in str(caught.value)
+    refused_in_one_line(key, value, message)
 
 
 @pytest.mark.parametrize(
@@ -171,9 +176,7 @@ def test_overrides_a_run_would_ignore_are_refused(key, value, message):
     ],
 )
 def test_entries_name_the_key_that_is_wrong(key, value, message):
-    with pytest.raises(ParamError) as caught:
-        validate(with_value(key, value))
-    assert str(caught.value).startswith(f"params: {message}") and "\n" not in str(caught.value)
+    refused_in_one_line(key, value, message)
 
 
 @pytest.mark.parametrize(
@@ -199,9 +202,7 @@ def test_entries_name_the_key_that_is_wrong(key, value, message):
 def test_a_network_the_params_cannot_build_is_refused_before_any_stage(key, value, message):
     """Found only by its own training stage, it stopped a run after the stages before it (a study: after training
     its other models), and the message named `model.` for a model of another section."""
-    with pytest.raises(ParamError) as caught:
-        validate(with_value(key, value))
-    assert str(caught.value).startswith(f"params: {message}") and "\n" not in str(caught.value)
+    refused_in_one_line(key, value, message)
 
 
 @pytest.mark.parametrize(
@@ -258,3 +259,13 @@ def test_threads_are_capped_and_blind_models_do_not_shadow_sweep_settings():
     raw = with_value("sweep.blind-gaussian", {"type": "gaussian", "level": 0.2})
     with pytest.raises(ParamError, match="blind.gaussian and sweep.blind-gaussian would share one row of cross_noise"):
         validate(raw)
+
+
+def test_natural_patch_is_capped_at_the_side_a_model_file_records():
+    """A model trained on larger patches was saved, then refused by load_model."""
+    from dae.models.files import MAX_SIDE
+    from dae.params import SCHEMA
+
+    assert SCHEMA["natural"]["patch"]("natural.patch", MAX_SIDE) == MAX_SIDE
+    with pytest.raises(ParamError, match=f"<= {MAX_SIDE}"):
+        SCHEMA["natural"]["patch"]("natural.patch", MAX_SIDE + 1)

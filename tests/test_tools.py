@@ -44,3 +44,30 @@ def test_a_tool_given_nothing_to_write_says_so_and_leaves_the_pages(copy: Path, 
     )
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert {page: (copy / "docs" / page).read_bytes() for page in PAGES} == before
+
+
+def test_a_sweep_whose_dvc_cannot_start_fails(copy: Path):
+    """Without dvc on PATH each worker thread crashed, `[]` was written and the sweep exited 0."""
+    (copy / "project").mkdir()
+    (copy / "project" / "dvc.yaml").write_text("stages: {}\n")  # a folder of its own: no experiment can touch ours
+    proc = subprocess.run(
+        [
+            sys.executable,
+            copy / "tools" / "sweep_devices.py",
+            "--devices",
+            "0",
+            "-S",
+            "noise.std=0.1",
+            "--repo",
+            "project",
+            "--json",
+            "out.json",
+        ],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": str(copy / "no-dvc-here")},
+    )
+    assert proc.returncode == 1 and "error: 1 of 1 experiments failed: noise.std=0.1" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and '"ok": false' in (copy / "out.json").read_text()

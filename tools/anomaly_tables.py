@@ -105,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         metrics = json.loads(Path(args.metrics).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8
         sys.exit(f"error: cannot read {args.metrics} ({exc})")
     if not isinstance(metrics, dict) or not metrics:  # tables of nothing would replace the page's with none
         sys.exit(f"error: {args.metrics} holds no anomaly results; pass an anomaly stage's JSON")

@@ -44,8 +44,8 @@ def read_image(path: str | Path) -> tuple[np.ndarray, int]:
     pixels = photo.pixels
     # A palette of greys only: its one grey channel, not three equal ones (whose luminance can be one float32 step
     # off the grey itself).
-    grey = pixels.ndim == 3 and pixels.shape[2] == 3 and (pixels == pixels[..., :1]).all()
-    if grey and _from_palette(path):
+    three = pixels.ndim == 3 and pixels.shape[2] == 3
+    if three and _from_palette(path) and (pixels == pixels[..., :1]).all():
         pixels = np.ascontiguousarray(pixels[..., 0])
     return pixels, photo.bits
 

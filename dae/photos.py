@@ -70,6 +70,7 @@ def _read_16bit_colour(path: Path, fmt: str) -> tuple[np.ndarray, dict[str, Any]
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
+            _check_pages(path, tif)
             page = tif.pages[0]
             if page.bitspersample != 16 or page.samplesperpixel == 1:
                 return None
@@ -123,10 +124,10 @@ def _tiff_alpha(page: Any) -> dict[str, Any]:
 _PNG_KEPT = (b"iCCP", b"sRGB", b"gAMA", b"cHRM", b"pHYs", b"eXIf")
 
 
-def _png_chunks(path: Path, kept: tuple[bytes, ...] = _PNG_KEPT) -> list[tuple[bytes, bytes]]:
+def _png_chunks(path: Path) -> list[tuple[bytes, bytes]]:
     import png
 
-    return [(kind, data) for kind, data in png.Reader(filename=str(path)).chunks() if kind in kept]
+    return [(kind, data) for kind, data in png.Reader(filename=str(path)).chunks() if kind in _PNG_KEPT]
 
 
 def _png_colour_info(path: Path) -> dict[str, Any]:
@@ -135,8 +136,13 @@ def _png_colour_info(path: Path) -> dict[str, Any]:
     import png
     from PIL.PngImagePlugin import PngInfo
 
+    chunks = []
     try:
-        chunks = _png_chunks(path, (b"sRGB", b"gAMA", b"cHRM"))
+        for kind, data in png.Reader(filename=str(path)).chunks():
+            if kind == b"IDAT":  # the PNG standard puts these three before the image data: read no further
+                break
+            if kind in (b"sRGB", b"gAMA", b"cHRM"):
+                chunks.append((kind, data))
     except png.Error:  # Pillow read the pixels; chunks pypng finds fault with are not copied
         return {}
     if not chunks:
@@ -154,16 +160,15 @@ def _read_16bit_tiff_pillow_cannot(path: Path) -> Photo | None:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            page, pages = tif.pages[0], _full_pages(tif)
+            page = tif.pages[0]
             if page.bitspersample != 16 or page.samplesperpixel == 1:
                 return None
+            _check_pages(path, tif)
             (samples, alpha), tags, compression = _tiff_page(path, page), page.tags, page.compression
     except DaeError:
         raise
     except Exception:  # not a TIFF, or not one tifffile reads: the caller reports it
         return None
-    if pages > 1:
-        raise DaeError(f"{path}: {pages} images in one file; allowed: one image per file, {ALLOWED}")
     info: dict[str, Any] = {"compression": c} if (c := _TIFF_COMPRESSIONS.get(int(compression))) else {}
     info |= alpha
     if "InterColorProfile" in tags:
@@ -205,21 +210,20 @@ def _metadata(im: Image.Image) -> dict[str, Any]:
     return info
 
 
-def _full_pages(tif_or_path: Any) -> int:
-    """A TIFF's images, less its reduced-resolution previews (a thumbnail page that scanners and cameras add)."""
-    import tifffile
-
-    if not isinstance(tif_or_path, tifffile.TiffFile):
-        with tifffile.TiffFile(tif_or_path) as tif:
-            return _full_pages(tif)
-    return sum(1 for page in tif_or_path.pages if not int(page.subfiletype) & 1)
+def _check_pages(path: Path, tif: Any) -> None:
+    """Refuse a TIFF of more than one image; its reduced-resolution previews (a thumbnail page that scanners and
+    cameras add) do not count."""
+    pages = sum(1 for page in tif.pages if not int(page.subfiletype) & 1)
+    if pages > 1:
+        raise DaeError(f"{path}: {pages} images in one file (pages or frames); allowed: one image per file, {ALLOWED}")
 
 
 def _check_one_image(path: Path, im: Image.Image) -> None:
-    """Refuse what would be written back wrong: pages or frames past the first (dropped), and 16-bit white-is-zero
-    grey (Pillow inverts 8-bit ones as it reads them, but not these, which would come back as their negative)."""
-    frames = _full_pages(path) if im.format == "TIFF" else getattr(im, "n_frames", 1)
-    if frames > 1 and im.format != "MPO":
+    """Refuse what would be written back wrong: frames past the first (dropped; a TIFF's pages are counted where
+    tifffile opens it), and 16-bit white-is-zero grey (Pillow inverts 8-bit ones as it reads them, but not these,
+    which would come back as their negative)."""
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1 and im.format not in ("MPO", "TIFF"):
         raise DaeError(f"{path}: {frames} images in one file (pages or frames); allowed: one image per file, {ALLOWED}")
     if im.format == "TIFF" and im.mode.startswith("I") and im.tag_v2.get(262) == 0:
         raise DaeError(f"{path}: {im.mode} white-is-zero grey TIFF; allowed: {ALLOWED}, black as zero")

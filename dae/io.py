@@ -38,6 +38,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     A killed or failing writer leaves at most a hidden `.tmp-*` file, never a complete-looking output.
     """
     path = _entry(path)
+    if path.is_dir() and not path.is_symlink():
+        # os.replace would fail with a bare IsADirectoryError, after the whole output was computed.
+        raise DaeError(f"{path}: is a folder; give the output a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}.")

@@ -64,6 +64,15 @@ def natural(config: str, record_file: str, keep: bool) -> int:
     work = fresh_dir("repro-natural-")
     try:
         copy = committed_copy(ROOT, work / "repo")
+        missing = [
+            f"{path} ({flag})"
+            for flag, path in (("--config", config), ("--record", record_file))
+            if not (copy / path).is_file()
+        ]
+        if missing:
+            # The run is a copy of HEAD, so a file that exists only in the working tree would be read from nowhere.
+            print(f"{missing[0]} is not a file committed at HEAD; the check runs a copy of HEAD: commit it first")
+            return 1
         record = json.loads((copy / record_file).read_text())
         mismatch = natural_record_mismatch(record, yaml.safe_load((copy / config).read_text()))
         if mismatch:

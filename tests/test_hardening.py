@@ -82,6 +82,20 @@ def test_atomic_writers_never_replace_a_folder_they_were_not_given(tmp_path, wri
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["keep.txt", "sub"]
 
 
+def test_a_file_writer_refuses_a_folder_at_its_path(tmp_path):
+    folder = tmp_path / "m.safetensors"
+    (folder / "inside").mkdir(parents=True)
+    model = build_model(MODEL, (1, 8, 8))
+    with pytest.raises(DaeError, match=r"m\.safetensors: is a folder; give the output a file name$"):
+        save_model(model, folder)
+    with pytest.raises(DaeError, match="is a folder"):
+        write_json(folder, {"a": 1})
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "m.safetensors",
+        "m.safetensors/inside",
+    ]
+
+
 def test_writers_leave_nothing_but_their_output(tmp_path):
     # safetensors' own save_file writes a `.tmpXXXXXX` beside its output; the project serialises in memory instead.
     save_arrays(tmp_path / "a.safetensors", {"x": torch.zeros(3).numpy()})

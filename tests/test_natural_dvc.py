@@ -143,3 +143,10 @@ def test_repro_check_reproduces_a_recorded_natural_run_and_flags_a_changed_numbe
     params = yaml.safe_load((project / "configs/tiny.yaml").read_text())
     params["natural"]["finetune"]["un-25"]["epochs"] = 3
     assert natural_record_mismatch(recorded, params) == ["natural.models and natural.finetune of tiny differ"]
+    # A config that exists only in the working tree: HEAD's copy has none, so one line, before any copy runs DVC.
+    shutil.copyfile(project / "configs/tiny.yaml", project / "configs/draft.yaml")
+    proc = sh(*check[:-1], "configs/draft.yaml", cwd=project, check=False)
+    assert proc.returncode == 1 and proc.stdout == (
+        "configs/draft.yaml (--config) is not a file committed at HEAD; "
+        "the check runs a copy of HEAD: commit it first\n"
+    ), proc.stdout + proc.stderr

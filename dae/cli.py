@@ -189,6 +189,8 @@ def _denoise_file(model: object, source: Path, dest: Path, args: argparse.Namesp
 
     if dest.exists() and dest.resolve() == source.resolve():
         raise DaeError(f"{dest}: is its own input; write into another folder")
+    if dest.is_dir() and not dest.is_symlink():
+        raise DaeError(f"{dest}: is a folder where this file's output goes; move it away or write into another folder")
     if dest.exists() and not args.overwrite:
         raise DaeError(f"{dest}: exists; pass --overwrite to replace it")
     photo = read_photo(source)

@@ -39,8 +39,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = _entry(path)
     if path.is_dir() and not path.is_symlink():
-        # os.replace would fail with a bare IsADirectoryError, after the whole output was computed.
-        raise DaeError(f"{path}: is a folder; give the output a file name")
+        # os.replace would fail with a bare IsADirectoryError; a folder is never replaced by a file output.
+        raise DaeError(f"{path}: is a folder; a file output cannot replace it (remove the folder or write elsewhere)")
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}.")

@@ -59,20 +59,29 @@ def against_committed(keep: bool) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _not_in_head(copy: Path, flag: str, path: str) -> str:
+    """Why `path` (relative to the repository, or absolute inside it) cannot be read from HEAD's copy; "" if it can."""
+    full = (ROOT / path).resolve()  # an absolute path stays itself
+    if not full.is_relative_to(ROOT):
+        return f"{flag} {path}: outside the repository; give a file committed at HEAD"
+    if (copy / full.relative_to(ROOT)).is_file():
+        return ""
+    if full.is_file():
+        # The run is a copy of HEAD, so a file that exists only in the working tree would be read from nowhere.
+        return f"{flag} {path}: not committed at HEAD; the check runs a copy of HEAD, so commit it first"
+    return f"{flag} {path}: no such file in the repository; give a file committed at HEAD"
+
+
 def natural(config: str, record_file: str, keep: bool) -> int:
     """Run a natural-image config from clean in a copy of HEAD; compare with the run recorded in `record_file`."""
     work = fresh_dir("repro-natural-")
     try:
         copy = committed_copy(ROOT, work / "repo")
-        missing = [
-            f"{path} ({flag})"
-            for flag, path in (("--config", config), ("--record", record_file))
-            if not (copy / path).is_file()
-        ]
-        if missing:
-            # The run is a copy of HEAD, so a file that exists only in the working tree would be read from nowhere.
-            print(f"{missing[0]} is not a file committed at HEAD; the check runs a copy of HEAD: commit it first")
+        problems = [_not_in_head(copy, flag, path) for flag, path in (("--config", config), ("--record", record_file))]
+        if any(problems):
+            print("\n".join(p for p in problems if p))
             return 1
+        config, record_file = (str((ROOT / f).resolve().relative_to(ROOT)) for f in (config, record_file))
         record = json.loads((copy / record_file).read_text())
         mismatch = natural_record_mismatch(record, yaml.safe_load((copy / config).read_text()))
         if mismatch:
@@ -119,8 +128,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--against-committed", action="store_true", help="reproduce HEAD's committed results")
     parser.add_argument("--natural", action="store_true", help="reproduce the recorded natural-image run")
-    parser.add_argument("--config", default="configs/natural.yaml", help="with --natural: the params it ran with")
-    parser.add_argument("--record", default="docs/data/natural.json", help="with --natural: the recorded run")
+    parser.add_argument(
+        "--config", default="configs/natural.yaml", help="with --natural: the params it ran with (committed at HEAD)"
+    )
+    parser.add_argument(
+        "--record", default="docs/data/natural.json", help="with --natural: the recorded run (committed at HEAD)"
+    )
     parser.add_argument("--mirror", help="with --natural: the data mirror holding its image folders")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copies for inspection")
     args = parser.parse_args()

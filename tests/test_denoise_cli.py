@@ -134,6 +134,15 @@ def test_an_existing_output_is_refused_unless_overwrite(run: tuple, tmp_path: Pa
     assert dest.read_bytes() == (out / "grey.png").read_bytes(), "same input, same model: the same bytes"
 
 
+def test_a_folder_where_an_output_goes_is_one_line_even_with_overwrite(run: tuple, tmp_path: Path) -> None:
+    inputs, _, _, _ = run
+    (tmp_path / "grey.png" / "kept").mkdir(parents=True)
+    cmd = [sys.executable, "-m", "dae", "denoise", str(inputs / "grey.png"), "-o", str(tmp_path), "--overwrite"]
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "grey.png: is a folder where this file's output goes" in refused.stderr
+    assert "Traceback" not in refused.stderr and (tmp_path / "grey.png" / "kept").is_dir()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--sigma", "loud"], "not a number or 'auto'"), (["--sigma", "300"], "outside 0-255"),

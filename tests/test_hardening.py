@@ -86,7 +86,7 @@ def test_a_file_writer_refuses_a_folder_at_its_path(tmp_path):
     folder = tmp_path / "m.safetensors"
     (folder / "inside").mkdir(parents=True)
     model = build_model(MODEL, (1, 8, 8))
-    with pytest.raises(DaeError, match=r"m\.safetensors: is a folder; give the output a file name$"):
+    with pytest.raises(DaeError, match=r"m\.safetensors: is a folder; a file output cannot replace it \(remove"):
         save_model(model, folder)
     with pytest.raises(DaeError, match="is a folder"):
         write_json(folder, {"a": 1})
@@ -94,6 +94,10 @@ def test_a_file_writer_refuses_a_folder_at_its_path(tmp_path):
         "m.safetensors",
         "m.safetensors/inside",
     ]
+    # A link to a folder is an entry of its own: the file replaces the link, and the folder it pointed to stays.
+    (tmp_path / "link.json").symlink_to(folder)
+    write_json(tmp_path / "link.json", {"a": 1})
+    assert json.loads((tmp_path / "link.json").read_text()) == {"a": 1} and (folder / "inside").is_dir()
 
 
 def test_writers_leave_nothing_but_their_output(tmp_path):

@@ -143,10 +143,18 @@ def test_repro_check_reproduces_a_recorded_natural_run_and_flags_a_changed_numbe
     params = yaml.safe_load((project / "configs/tiny.yaml").read_text())
     params["natural"]["finetune"]["un-25"]["epochs"] = 3
     assert natural_record_mismatch(recorded, params) == ["natural.models and natural.finetune of tiny differ"]
-    # A config that exists only in the working tree: HEAD's copy has none, so one line, before any copy runs DVC.
+    # A config that exists only in the working tree (by a relative or an absolute path), one that exists nowhere, and a
+    # record outside the repository: HEAD's copy has none of them, so one line each, before any copy runs DVC.
     shutil.copyfile(project / "configs/tiny.yaml", project / "configs/draft.yaml")
-    proc = sh(*check[:-1], "configs/draft.yaml", cwd=project, check=False)
+    for given in ("configs/draft.yaml", str(project / "configs/draft.yaml")):
+        proc = sh(*check[:-1], given, cwd=project, check=False)
+        assert proc.returncode == 1 and proc.stdout == (
+            f"--config {given}: not committed at HEAD; the check runs a copy of HEAD, so commit it first\n"
+        ), proc.stdout + proc.stderr
+    proc = sh(
+        *check[:-1], "configs/tniy.yaml", "--record", str(record.parent.parent.parent.parent), cwd=project, check=False
+    )
     assert proc.returncode == 1 and proc.stdout == (
-        "configs/draft.yaml (--config) is not a file committed at HEAD; "
-        "the check runs a copy of HEAD: commit it first\n"
+        "--config configs/tniy.yaml: no such file in the repository; give a file committed at HEAD\n"
+        f"--record {record.parent.parent.parent.parent}: outside the repository; give a file committed at HEAD\n"
     ), proc.stdout + proc.stderr

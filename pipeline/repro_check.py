@@ -59,29 +59,32 @@ def against_committed(keep: bool) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _not_in_head(copy: Path, flag: str, path: str) -> str:
-    """Why `path` (relative to the repository, or absolute inside it) cannot be read from HEAD's copy; "" if it can."""
+def _in_head(flag: str, path: str) -> tuple[str, str]:
+    """`path` relative to the repository (given so, or absolute inside it) and "", or "" and why HEAD has no such file.
+
+    Asked of git before anything is copied: the run is a copy of HEAD, so a file that exists only in the working
+    tree would be read from nowhere.
+    """
     full = (ROOT / path).resolve()  # an absolute path stays itself
     if not full.is_relative_to(ROOT):
-        return f"{flag} {path}: outside the repository; give a file committed at HEAD"
-    if (copy / full.relative_to(ROOT)).is_file():
-        return ""
+        return "", f"{flag} {path}: outside the repository; give a file committed at HEAD"
+    rel = full.relative_to(ROOT).as_posix()
+    if run("git", "cat-file", "-t", f"HEAD:{rel}", cwd=ROOT, check=False).stdout.strip() == "blob":
+        return rel, ""
     if full.is_file():
-        # The run is a copy of HEAD, so a file that exists only in the working tree would be read from nowhere.
-        return f"{flag} {path}: not committed at HEAD; the check runs a copy of HEAD, so commit it first"
-    return f"{flag} {path}: no such file in the repository; give a file committed at HEAD"
+        return "", f"{flag} {path}: not committed at HEAD; the check runs a copy of HEAD, so commit it first"
+    return "", f"{flag} {path}: no such file in the repository; give a file committed at HEAD"
 
 
 def natural(config: str, record_file: str, keep: bool) -> int:
     """Run a natural-image config from clean in a copy of HEAD; compare with the run recorded in `record_file`."""
+    (config, bad_config), (record_file, bad_record) = _in_head("--config", config), _in_head("--record", record_file)
+    if bad_config or bad_record:
+        print("\n".join(line for line in (bad_config, bad_record) if line))
+        return 1
     work = fresh_dir("repro-natural-")
     try:
         copy = committed_copy(ROOT, work / "repo")
-        problems = [_not_in_head(copy, flag, path) for flag, path in (("--config", config), ("--record", record_file))]
-        if any(problems):
-            print("\n".join(p for p in problems if p))
-            return 1
-        config, record_file = (str((ROOT / f).resolve().relative_to(ROOT)) for f in (config, record_file))
         record = json.loads((copy / record_file).read_text())
         mismatch = natural_record_mismatch(record, yaml.safe_load((copy / config).read_text()))
         if mismatch:

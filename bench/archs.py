@@ -26,10 +26,11 @@ from typing import Any
 import torch
 import yaml
 
+from bench._args import number
 from bench.gpu import CPU_PSNR
 from bench.probe import json_arg, main_model_only, train_and_score
 from dae.datasets import load_splits
-from dae.io import write_json
+from dae.io import write_json, write_text
 from dae.models import build_model
 from dae.params import validate
 from tools._markers import replace_tables
@@ -100,19 +101,19 @@ def table(result: dict[str, Any]) -> str:
 
 
 def write_doc(result: dict[str, Any]) -> None:
-    DOC.write_text(replace_tables(DOC.read_text(), BEGIN, END, table(result)))
+    write_text(DOC, replace_tables(DOC.read_text(), BEGIN, END, table(result)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archs", nargs="+", default=["unet", "dncnn"], help="keys of natural.archs")
-    parser.add_argument("--stds", nargs="+", type=float, default=STDS)
+    parser.add_argument("--stds", nargs="+", type=number(float, 0, 1), default=STDS)
     parser.add_argument(
         "--train", type=json_arg, default={"amp_cpu": False, "lr": 0.002}, help="JSON overrides of train:"
     )
     parser.add_argument("--model", type=json_arg, default={}, help="JSON overrides of the arch's model keys")
     parser.add_argument("--name", help="the row's name in the JSON and the table (default: the arch's key)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--threads", type=number(int, 0), default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--mirror", default=str(ROOT.parent / "shared" / "datasets"), help="folder holding mnist/")
     parser.add_argument("--write", action="store_true", help="only rewrite the docs table from the JSON")
     args = parser.parse_args()

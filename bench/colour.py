@@ -32,6 +32,8 @@ import numpy as np
 import torch
 import yaml
 
+from bench._args import number
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ("china", "flower", "chelsea", "rocket", "hubble_deep_field", "retina")
 VAL = ("immunohistochemistry",)
@@ -140,8 +142,8 @@ def luma_chroma_check(model: torch.nn.Module) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--patches", type=int, default=2000, help="colour patches drawn afresh every epoch")
+    parser.add_argument("--epochs", type=number(int, 1), default=15)
+    parser.add_argument("--patches", type=number(int, 1), default=2000, help="colour patches drawn afresh every epoch")
     parser.add_argument("--luma-chroma", action="store_true", help="only compare per-channel with luminance/chroma")
     parser.add_argument("--shipped", action="store_true", help="only score the shipped grey model, both ways")
     args = parser.parse_args()

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 import dae
+from bench._args import number, size
 from dae.inference import COLOUR_MODES
 
 
@@ -19,11 +20,11 @@ def peak_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="models/grey-blind.safetensors")
-    parser.add_argument("--size", default="4000x6000", help="HxW")
-    parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--size", type=size, default=(4000, 6000), help="HxW (default 4000x6000)")
+    parser.add_argument("--tile", type=number(int, 1), default=512)
     parser.add_argument("--colour", default="channels", choices=COLOUR_MODES)
     args = parser.parse_args()
-    h, w = (int(v) for v in args.size.split("x"))
+    h, w = args.size
     model = dae.load_model(args.model)
     image = np.random.default_rng(0).random((h, w, 3), dtype=np.float32)
     before = peak_mb()

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from bench._args import number
 from dae.images import image_folder
 from dae.inference import denoise_image
 from dae.models import load_model
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "models/grey-blind.safetensors")
     parser.add_argument("--config", type=Path, default=ROOT / "configs/natural.yaml")
     parser.add_argument("--mirror", help="the data mirror holding the config's folders (default $DAE_DATA_MIRROR)")
-    parser.add_argument("--sigmas", type=float, nargs="+", default=[15, 25, 50])
+    parser.add_argument("--sigmas", type=number(float, 0, 255), nargs="+", default=[15, 25, 50])
     args = parser.parse_args()
     start = time.perf_counter()
     for row in compare(args.model, held_out(args.config, args.mirror), args.sigmas):

@@ -26,6 +26,7 @@ import torch
 import yaml
 
 from bench.__main__ import gpu_rows, table
+from bench._args import number
 from bench.measure import ROOT, default_mirror, gpu_train, machine
 from bench.probe import json_arg
 from dae.datasets import load_splits
@@ -113,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda (default), or cpu to try the script on a sample")
     parser.add_argument("--mirror", default=str(default_mirror("mnist")), help="folder holding mnist/ (the archives)")
-    parser.add_argument("--subset", type=int, default=None, help="cap every split at N images (default: all)")
+    parser.add_argument("--subset", type=number(int, 1), default=None, help="cap each split at N images (default: all)")
     parser.add_argument("--train", type=json_arg, default={}, help="JSON overrides of train:, e.g. '{\"epochs\": 30}'")
     parser.add_argument("--settings", nargs="+", help="sweep settings to run (default: all of configs/mnist.yaml)")
     parser.add_argument("--skip-bench", action="store_true", help="only the MNIST sweep")

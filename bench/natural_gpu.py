@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import yaml
 
+from bench._args import number
 from bench.ensemble import NOISE_SEED
 from bench.measure import ROOT, default_mirror, machine
 from bench.probe import json_arg
@@ -114,7 +115,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "configs/natural-blind.yaml")
     mirror = str(default_mirror("train400"))
     parser.add_argument("--mirror", default=mirror, help="the data mirror holding train400/ and set12/")
-    parser.add_argument("--subset", type=int, help="cap the training and test folders at N images (a quick try)")
+    parser.add_argument("--subset", type=number(int, 1), help="cap the training and test folders at N images")
     parser.add_argument("--runs", type=json.loads, default=RUNS, help="JSON list of runs (default: RUNS)")
     parser.add_argument("--natural", type=json_arg, default={}, help="JSON overrides of natural: (e.g. patches)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results-natural-gpu.json"), help="JSON file to write")

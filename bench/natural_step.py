@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from bench._args import number
 from dae.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default="configs/natural.yaml", help="the config whose natural: section to time")
     parser.add_argument("--archs", nargs="+", default=["unet", "conv", "dncnn"])
-    parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--steps", type=number(int, 1), default=8)
+    parser.add_argument("--threads", type=number(int, 0), default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast (slow where the CPU emulates it)")
     args = parser.parse_args()
     if args.threads:

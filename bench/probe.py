@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import yaml
 
+from bench._args import number
 from dae.datasets import load_splits
 from dae.errors import DaeError
 from dae.metrics import psnr
@@ -48,8 +49,8 @@ def json_arg(text: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--std", type=float, required=True, help="gaussian std of the training and test noise")
-    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--std", type=number(float, 0, 1), required=True, help="gaussian std of train and test noise")
+    parser.add_argument("--epochs", type=number(int, 1), required=True)
     parser.add_argument("--model", type=json_arg, default={}, help="JSON overrides of the model: section")
     parser.add_argument("--train", type=json_arg, default={}, help="JSON overrides of the train: section")
     parser.add_argument("--blind", type=float, nargs=2, metavar=("LOW", "HIGH"), help="train across this std range")

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from dae.noise import corrupt, to_unit
+from dae.errors import DaeError
+from dae.noise import check_level, corrupt, to_unit
 
 
 class NoisyPairs(Dataset):
@@ -35,6 +36,10 @@ class NoisyPairs(Dataset):
     ):
         if (setting is None) == (noisy is None):
             raise ValueError("NoisyPairs needs exactly one of `setting` (noise per item) and `noisy` (precomputed)")
+        if setting is not None:  # here, not at the first item a DataLoader worker draws
+            check_level(setting["type"], setting["level"])
+            if isinstance(setting["level"], (list, tuple)) and not setting["level"][0] <= setting["level"][1]:
+                raise DaeError(f"noise level range {list(setting['level'])}: expected [low, high] with low <= high")
         if noisy is not None and noisy.shape != clean.shape:
             raise ValueError(f"noisy images {noisy.shape} do not match the clean ones {clean.shape}")
         self.clean = to_unit(clean) if clean.dtype == np.uint8 else clean.astype(np.float32, copy=False)

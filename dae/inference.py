@@ -163,6 +163,13 @@ def _check_image(image: np.ndarray) -> None:
         )
 
 
+def _check_sigma(sigma: object) -> None:
+    """A noise level no model uses is still refused when it is not one: a typo should not pass silently."""
+    number = isinstance(sigma, (int, float, np.integer, np.floating)) and not isinstance(sigma, bool)
+    if sigma is not None and not (number and 0 <= sigma <= 255):
+        raise DaeError(f"denoise_image: sigma = {sigma!r} is not allowed; expected None or a noise std from 0 to 255")
+
+
 def denoise_image(
     model: DenoisingAutoencoder,
     image: np.ndarray,
@@ -184,11 +191,13 @@ def denoise_image(
     model's outputs over the image's 8 flips and 90-degree rotations: a little sharper and cleaner (about +0.1 dB on
     held-out natural images), 8 times slower; on top of one pass it holds a sum and a turned copy of the plane.
     """
-    del sigma  # accepted so that callers need not know which models take a noise level
+    _check_sigma(sigma)  # then unused: accepted so that callers need not know which models take a noise level
     if colour not in COLOUR_MODES:
         raise DaeError(f"denoise_image: colour = {colour!r} is not allowed; expected one of {', '.join(COLOUR_MODES)}")
     if ensemble not in ENSEMBLES:
         raise DaeError(f"denoise_image: ensemble = {ensemble!r} is not allowed; expected 1 (off) or 8 (flips, turns)")
+    if not isinstance(tile, (int, np.integer)) or isinstance(tile, bool) or tile < 1:
+        raise DaeError(f"denoise_image: tile = {tile!r} is not allowed; expected a whole number of pixels >= 1")
     if not isinstance(overlap, (int, np.integer)) or overlap < 0:
         raise DaeError(f"denoise_image: overlap = {overlap!r} is not allowed; expected a whole number of pixels >= 0")
     _check_image(image)

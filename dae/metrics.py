@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from dae.errors import DaeError
+
 SIGMA = 1.5
 K1, K2 = 0.01, 0.03
 RADIUS = 5  # int(3.5 * 1.5 + 0.5): the 11-tap gaussian of scikit-image (and Wang et al.)
@@ -41,8 +43,18 @@ def _blur_matrix(n: int, crop: int, device: torch.device) -> torch.Tensor:
     return out.to(device)
 
 
+def _check_pair(x: torch.Tensor, y: torch.Tensor, ndim: int) -> None:
+    """Broadcasting would score (N, 1, H, W) against (N, H, W) as an N x N grid of pairs: refuse it."""
+    if x.shape != y.shape or x.dim() < ndim:
+        raise DaeError(
+            f"metrics: output shape {tuple(x.shape)} and clean shape {tuple(y.shape)}; expected equal shapes with a "
+            f"batch axis first, at least {ndim} axes"
+        )
+
+
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-image mean squared error, shape (N,)."""
+    _check_pair(x, y, 2)
     return (x.double() - y.double()).pow(2).flatten(1).mean(1)
 
 
@@ -53,6 +65,7 @@ def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-image SSIM (data range 1.0), averaged over channels, shape (N,), as scikit-image computes it."""
+    _check_pair(x, y, 3)
     x, y = x.clamp(0, 1).double(), y.double()
     h, w = x.shape[-2:]
     crop = (ssim_win_size(h, w) - 1) // 2

@@ -7,7 +7,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dae.errors import DaeError
+
 SPLITS = ("train", "val", "test")
+# Allowed levels: a gaussian std (on the [0, 1] scale, so 255/255 is already an image of pure noise), fractions.
+LEVELS = {"gaussian": (0.0, float("inf")), "salt_pepper": (0.0, 1.0), "masking": (0.0, 1.0)}
 
 
 def gaussian(x: np.ndarray, std: float, rng: np.random.Generator, clip: bool = True) -> np.ndarray:
@@ -42,13 +46,26 @@ def corrupt(
 ) -> np.ndarray:
     """Apply one noise setting ({type, level}) to float32 images in [0, 1]."""
     kind, level = setting["type"], setting["level"]
+    check_level(kind, level)
     if kind == "gaussian":
         return gaussian(x, level, rng, clip=clip)
     if kind == "salt_pepper":
         return salt_pepper(x, level, rng, salt_ratio=salt_ratio)
     if kind == "masking":
         return masking(x, level, rng)
-    raise ValueError(f"unknown noise type {kind!r}")
+    raise AssertionError(kind)  # check_level refused it
+
+
+def check_level(kind: str, level: float | np.ndarray) -> None:
+    """Refuse an unknown noise type, or a level (a number or an array of them) outside what the type allows."""
+    if kind not in LEVELS:
+        raise DaeError(f"noise type {kind!r} is not allowed; expected {', '.join(LEVELS)}")
+    low, high = LEVELS[kind]
+    levels = np.asarray(level, dtype=np.float64)
+    inside = (levels >= low) & (levels <= high)  # NaN fails both comparisons
+    if not inside.all():
+        allowed = f">= {low:g}" if high == float("inf") else f"from {low:g} to {high:g}"
+        raise DaeError(f"{kind} level {levels[~inside].flat[0]:g} is not allowed; expected a level {allowed}")
 
 
 def to_unit(images: np.ndarray) -> np.ndarray:

@@ -91,6 +91,21 @@ def test_probe_rejects_a_bad_override_in_one_line():
     assert proc.stderr.strip() == "error: params: train.lr = -1 is not allowed; expected a number > 0"
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench.natural_step", "--steps", "0"], "argument --steps: 0 is not allowed; expected a whole number >= 1"),
+        (["bench.ensemble", "--sigmas", "15", "nan"], "--sigmas: nan is not allowed; expected a number from 0"),
+        (["bench.denoise_image", "--size", "4000"], "argument --size: '4000' is not a size; expected HxW in pixels"),
+        (["bench.probe", "--std", "0.1", "--epochs", "two"], "argument --epochs: 'two' is not a whole number"),
+    ],
+)
+def test_a_bad_number_for_a_bench_script_is_one_line_before_any_work(argv, message):
+    proc = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert message in proc.stderr.strip().splitlines()[-1]
+
+
 def test_gpu_script_compares_with_the_committed_cpu_results():
     # The CPU column of the GPU report is the per-setting row of docs/results.md's MNIST table, setting by setting.
     from bench.gpu import CPU_PSNR

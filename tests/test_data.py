@@ -4,6 +4,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from dae.data import NoisyPairs
+from dae.errors import DaeError
 
 CLEAN = np.random.default_rng(0).integers(0, 256, size=(20, 1, 8, 8), dtype=np.uint8)
 SETTING = {"type": "gaussian", "level": 0.3}
@@ -44,3 +45,17 @@ def test_precomputed_pairs_and_bad_arguments():
         NoisyPairs(CLEAN)
     with pytest.raises(ValueError, match="do not match"):
         NoisyPairs(CLEAN, noisy=noisy[:3])
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"type": "gaussian", "level": [0.3, 0.1]}, r"range \[0.3, 0.1\]: expected \[low, high\] with low <= high"),
+        ({"type": "gaussian", "level": [-0.2, 0.1]}, "gaussian level -0.2 is not allowed"),
+        ({"type": "speckle", "level": 0.1}, "noise type 'speckle' is not allowed"),
+    ],
+)
+def test_a_bad_setting_is_refused_when_the_dataset_is_made(setting, message):
+    """Not at the first item, inside a DataLoader worker, after the model and the loader are built."""
+    with pytest.raises(DaeError, match=message):
+        NoisyPairs(CLEAN, setting)

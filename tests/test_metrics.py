@@ -3,7 +3,8 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from dae.metrics import psnr, ssim, ssim_win_size, summarise
+from dae.errors import DaeError
+from dae.metrics import mse, psnr, ssim, ssim_win_size, summarise
 
 
 def pair(shape, seed=0):
@@ -55,3 +56,12 @@ def test_summarise_batches_agree_with_one_pass():
     for key in ("mse", "psnr", "ssim"):
         assert batched[key] == pytest.approx(whole[key], rel=1e-12)
     assert whole["psnr"] == pytest.approx(psnr(x, y).mean().item())
+
+
+@pytest.mark.parametrize("metric", [mse, psnr, ssim])
+def test_mismatched_shapes_are_refused_not_broadcast(metric):
+    """(N, 1, H, W) against (N, H, W) would broadcast to N x N pairs and give a plausible mean."""
+    clean, noisy = (torch.from_numpy(a) for a in pair((4, 1, 12, 12)))
+    with pytest.raises(DaeError, match=r"output shape \(4, 1, 12, 12\) and clean shape \(4, 12, 12\); expected equal"):
+        metric(noisy, clean[:, 0])
+    assert metric(noisy, clean).shape == (4,)

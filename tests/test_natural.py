@@ -223,8 +223,25 @@ def test_denoise_image_colour_alpha_and_fixed_size_models():
         (RNG.random((9, 8), dtype=np.float32), {"tile": 32, "overlap": -8}, "overlap = -8 is not allowed"),
         (np.zeros((9, 8, 0), np.float32), {}, "expected an HxW or HxWxC array, got shape (9, 8, 0)"),
         ([[0.5] * 8] * 9, {}, "expected a numpy array, got list"),
+        (RNG.random((9, 8), dtype=np.float32), {"sigma": "25"}, "sigma = '25' is not allowed; expected None or a"),
+        (RNG.random((9, 8), dtype=np.float32), {"sigma": -5}, "sigma = -5 is not allowed"),
+        (RNG.random((9, 8), dtype=np.float32), {"sigma": float("nan")}, "sigma = nan is not allowed"),
+        (RNG.random((9, 8), dtype=np.float32), {"tile": 0}, "tile = 0 is not allowed; expected a whole number"),
+        (RNG.random((9, 8), dtype=np.float32), {"tile": "512"}, "tile = '512' is not allowed"),
     ],
-    ids=["a NaN", "inf", "0-255 floats", "negative overlap", "no channels", "a list"],
+    ids=[
+        "a NaN",
+        "inf",
+        "0-255 floats",
+        "negative overlap",
+        "no channels",
+        "a list",
+        "sigma text",
+        "sigma < 0",
+        "sigma NaN",
+        "tile 0",
+        "tile text",
+    ],
 )
 def test_denoise_image_refuses_what_would_come_back_wrong(image, kwargs, message):
     """A NaN spreads over its whole tile, 0-255 floats come back white, a negative overlap leaves NaN holes."""

@@ -20,6 +20,8 @@ from pathlib import Path
 import yaml
 from _markers import refresh, replace_tables
 
+from dae.io import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "natural.md"
 BEGIN, END = "<!-- tables: python tools/natural_tables.py {source} ", "<!-- end of tables -->"
@@ -141,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.record:
         out = Path(args.out)
-        out.write_text(json.dumps(record(Path(args.source), args.name), indent=2, sort_keys=True) + "\n")
+        write_json(out, record(Path(args.source), args.name))
         return
     text = tables(json.loads(Path(args.source).read_text()))
     if not (args.write or args.check):

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from dae.io import write_text
 from dae.params import LEVEL_KEY, NOISE_TYPES, SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(args.params.read_text() if args.params else committed_params())
     current = OUT.read_text() if OUT.exists() else ""
     if not args.check:
-        OUT.write_text(text)
+        write_text(OUT, text)
         print(f"wrote {OUT}")
         return 0
     if current == text:

@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
+from dae.io import atomic_path
+
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "examples" / "noisy-astronaut.png"
 PICTURE = ROOT / "docs" / "images" / "denoise-example.jpg"
@@ -51,7 +53,8 @@ def draw(noisy: np.ndarray, denoised: np.ndarray, clean: np.ndarray, path: Path)
         ax.axis("off")
     fig.tight_layout()
     # JPEG: a PNG of a noisy photo is most of a megabyte; the titles carry the exact PSNR of the arrays.
-    fig.savefig(path, pil_kwargs={"quality": 88})
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="jpeg", pil_kwargs={"quality": 88})
     plt.close(fig)
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from dvc_render.html import HTML
 from dvc_render.vega import VegaRenderer
 
+from dae.io import write_bytes
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".dvc" / "plots" / "offline.html"
 
@@ -157,7 +159,7 @@ def main() -> int:
             return 1
         return 0
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(page, encoding="utf-8")
+    write_bytes(OUT, page.encode())
     print(f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size} bytes)")
     return 0
 

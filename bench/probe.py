@@ -53,13 +53,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=number(int, 1), required=True)
     parser.add_argument("--model", type=json_arg, default={}, help="JSON overrides of the model: section")
     parser.add_argument("--train", type=json_arg, default={}, help="JSON overrides of the train: section")
-    parser.add_argument("--blind", type=float, nargs=2, metavar=("LOW", "HIGH"), help="train across this std range")
-    parser.add_argument("--test", type=int, default=2000, help="test images scored (and val images for selection)")
-    parser.add_argument("--train-images", type=int, default=None, help="train on the first N images (default: all)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    blind = number(float, 0, 1)
+    parser.add_argument("--blind", type=blind, nargs=2, metavar=("LOW", "HIGH"), help="train across this std range")
+    parser.add_argument("--test", type=number(int, 1), default=2000, help="test (and val) images scored")
+    parser.add_argument("--train-images", type=number(int, 1), help="train on the first N images (default: all)")
+    parser.add_argument("--threads", type=number(int, 0), default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--mirror", default=str(ROOT.parent / "shared" / "datasets"), help="folder holding mnist/")
     parser.add_argument("--config", default=str(ROOT / "configs" / "mnist.yaml"))
     args = parser.parse_args()
+    if args.blind and args.blind[0] > args.blind[1]:
+        parser.error(f"argument --blind: {args.blind[0]:g} {args.blind[1]:g} is not allowed; expected LOW <= HIGH")
 
     raw = yaml.safe_load(Path(args.config).read_text())
     raw["model"] |= args.model

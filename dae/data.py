@@ -7,6 +7,7 @@ item of any epoch can be redrawn alone, in any worker) or taken from precomputed
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -37,9 +38,7 @@ class NoisyPairs(Dataset):
         if (setting is None) == (noisy is None):
             raise ValueError("NoisyPairs needs exactly one of `setting` (noise per item) and `noisy` (precomputed)")
         if setting is not None:  # here, not at the first item a DataLoader worker draws
-            check_level(setting["type"], setting["level"])
-            if isinstance(setting["level"], (list, tuple)) and not setting["level"][0] <= setting["level"][1]:
-                raise DaeError(f"noise level range {list(setting['level'])}: expected [low, high] with low <= high")
+            _check_setting(setting)
         if noisy is not None and noisy.shape != clean.shape:
             raise ValueError(f"noisy images {noisy.shape} do not match the clean ones {clean.shape}")
         self.clean = to_unit(clean) if clean.dtype == np.uint8 else clean.astype(np.float32, copy=False)
@@ -63,6 +62,20 @@ class NoisyPairs(Dataset):
                 setting = {**setting, "level": float(rng.uniform(*level))}
             noisy = corrupt(clean[None], setting, rng, clip=self.clip)[0]
         return torch.from_numpy(np.ascontiguousarray(noisy)), torch.from_numpy(np.ascontiguousarray(clean))
+
+
+def _check_setting(setting: dict[str, Any]) -> None:
+    level = setting.get("level") if isinstance(setting, dict) else None
+    pair = isinstance(level, (list, tuple))  # [low, high]: each item's level drawn from it
+    numbers = list(level) if pair else [level]
+    real = all(isinstance(v, Real) and not isinstance(v, bool) for v in numbers)
+    if not isinstance(setting, dict) or "type" not in setting or not real or len(numbers) != (2 if pair else 1):
+        raise DaeError(
+            f"noise setting {setting!r} is not allowed; expected {{type, level}} with a number or [low, high] as level"
+        )
+    check_level(setting["type"], level)
+    if len(numbers) == 2 and not numbers[0] <= numbers[1]:
+        raise DaeError(f"noise level = {list(numbers)} is not allowed; expected [low, high] with low <= high")
 
 
 def stack(pairs: Dataset, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:

@@ -45,11 +45,11 @@ def _blur_matrix(n: int, crop: int, device: torch.device) -> torch.Tensor:
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor, ndim: int) -> None:
     """Broadcasting would score (N, 1, H, W) against (N, H, W) as an N x N grid of pairs: refuse it."""
-    if x.shape != y.shape or x.dim() < ndim:
-        raise DaeError(
-            f"metrics: output shape {tuple(x.shape)} and clean shape {tuple(y.shape)}; expected equal shapes with a "
-            f"batch axis first, at least {ndim} axes"
-        )
+    if x.shape != y.shape:
+        shapes = f"output shape {tuple(x.shape)} and clean shape {tuple(y.shape)}"
+        raise DaeError(f"metrics: {shapes} differ; expected one shape for both")
+    if x.dim() < ndim:
+        raise DaeError(f"metrics: shape {tuple(x.shape)} is not allowed; expected a batch axis and {ndim} axes or more")
 
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -84,6 +84,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def summarise(output: torch.Tensor, clean: torch.Tensor, batch: int = 1024) -> dict[str, float]:
     """Mean MSE, PSNR and SSIM of `output` against `clean` over a whole split, in batches."""
+    _check_pair(output, clean, 3)  # once whole: batches of a longer output would each match
     totals = {"mse": 0.0, "psnr": 0.0, "ssim": 0.0}
     for i in range(0, len(clean), batch):
         o, c = output[i : i + batch], clean[i : i + batch]

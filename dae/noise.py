@@ -10,8 +10,9 @@ import numpy as np
 from dae.errors import DaeError
 
 SPLITS = ("train", "val", "test")
-# Allowed levels: a gaussian std (on the [0, 1] scale, so 255/255 is already an image of pure noise), fractions.
-LEVELS = {"gaussian": (0.0, float("inf")), "salt_pepper": (0.0, 1.0), "masking": (0.0, 1.0)}
+# Allowed levels, as params.yaml allows them: a gaussian std on the [0, 1] scale (1 is 255 on the 0-255 one, an
+# image buried in noise), and fractions of the pixels.
+LEVELS = {"gaussian": (0.0, 1.0), "salt_pepper": (0.0, 1.0), "masking": (0.0, 1.0)}
 
 
 def gaussian(x: np.ndarray, std: float, rng: np.random.Generator, clip: bool = True) -> np.ndarray:
@@ -64,8 +65,8 @@ def check_level(kind: str, level: float | np.ndarray) -> None:
     levels = np.asarray(level, dtype=np.float64)
     inside = (levels >= low) & (levels <= high)  # NaN fails both comparisons
     if not inside.all():
-        allowed = f">= {low:g}" if high == float("inf") else f"from {low:g} to {high:g}"
-        raise DaeError(f"{kind} level {levels[~inside].flat[0]:g} is not allowed; expected a level {allowed}")
+        bad = levels[~inside].flat[0]
+        raise DaeError(f"noise: {kind} level = {bad:g} is not allowed; expected a level from {low:g} to {high:g}")
 
 
 def to_unit(images: np.ndarray) -> np.ndarray:

@@ -98,6 +98,7 @@ def test_probe_rejects_a_bad_override_in_one_line():
         (["bench.ensemble", "--sigmas", "15", "nan"], "--sigmas: nan is not allowed; expected a number from 0"),
         (["bench.denoise_image", "--size", "4000"], "argument --size: '4000' is not a size; expected HxW in pixels"),
         (["bench.probe", "--std", "0.1", "--epochs", "two"], "argument --epochs: 'two' is not a whole number"),
+        (["bench.probe", "--std", "0.1", "--epochs", "1", "--blind", "0.5", "0.1"], "0.5 0.1 is not allowed; expected"),
     ],
 )
 def test_a_bad_number_for_a_bench_script_is_one_line_before_any_work(argv, message):

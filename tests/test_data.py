@@ -50,12 +50,18 @@ def test_precomputed_pairs_and_bad_arguments():
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ({"type": "gaussian", "level": [0.3, 0.1]}, r"range \[0.3, 0.1\]: expected \[low, high\] with low <= high"),
-        ({"type": "gaussian", "level": [-0.2, 0.1]}, "gaussian level -0.2 is not allowed"),
+        ({"type": "gaussian", "level": [0.3, 0.1]}, r"level = \[0.3, 0.1\] is not allowed; expected \[low, high\]"),
+        ({"type": "gaussian", "level": [-0.2, 0.1]}, "gaussian level = -0.2 is not allowed"),
         ({"type": "speckle", "level": 0.1}, "noise type 'speckle' is not allowed"),
+        ({"type": "gaussian", "level": [0.1]}, "is not allowed; expected {type, level} with a number or"),
+        ({"type": "gaussian", "level": [0.1, 0.2, 0.3]}, "expected {type, level}"),
+        ({"type": "gaussian", "level": "0.3"}, "expected {type, level}"),
+        ({"type": "gaussian"}, "expected {type, level}"),
     ],
 )
 def test_a_bad_setting_is_refused_when_the_dataset_is_made(setting, message):
-    """Not at the first item, inside a DataLoader worker, after the model and the loader are built."""
+    """Not at its first item, in a DataLoader worker, after the model and the loader are built."""
     with pytest.raises(DaeError, match=message):
         NoisyPairs(CLEAN, setting)
+    pairs = NoisyPairs(CLEAN, {"type": "gaussian", "level": (np.float32(0.0), 0.2)}, seed=1)
+    assert len(pairs) == 20 and pairs[3][0].shape == (1, 8, 8)

@@ -180,6 +180,18 @@ def test_a_digits_model_on_a_photo_is_warned_about(run: tuple, tmp_path: Path) -
     assert shipped.returncode == 0 and "warning" not in shipped.stderr, shipped.stderr
 
 
+def test_sigma_auto_on_a_dithered_image_estimates_above_255_and_still_denoises(tmp_path: Path, capsys) -> None:
+    """A one-pixel checkerboard reads as noise of std 378 (0-255): an estimate, not a user's typo, so not refused."""
+    from dae.cli import main
+
+    board = (np.indices((48, 48)).sum(0) % 2 * 255).astype(np.uint8)
+    Image.fromarray(board).save(tmp_path / "board.png")
+    assert main([str(tmp_path / "board.png"), "-o", str(tmp_path / "out"), "--sigma", "auto"]) == 0
+    said = capsys.readouterr().err
+    assert "board.png: estimated noise std" in said and float(said.split("noise std ")[1].split(";")[0]) > 255
+    assert read_photo(tmp_path / "out" / "board.png").pixels.shape == (48, 48)
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (1, 40), (40, 1)], ids=["1x1", "one row", "one column"])
 def test_sigma_auto_says_a_one_line_image_has_no_noise_level(tmp_path: Path, capsys, shape: tuple) -> None:
     """scikit-image's estimate of such an image was 0.0 for a PNG (and NaN, said as none, for a JPEG)."""

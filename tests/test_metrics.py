@@ -62,6 +62,15 @@ def test_summarise_batches_agree_with_one_pass():
 def test_mismatched_shapes_are_refused_not_broadcast(metric):
     """(N, 1, H, W) against (N, H, W) would broadcast to N x N pairs and give a plausible mean."""
     clean, noisy = (torch.from_numpy(a) for a in pair((4, 1, 12, 12)))
-    with pytest.raises(DaeError, match=r"output shape \(4, 1, 12, 12\) and clean shape \(4, 12, 12\); expected equal"):
+    with pytest.raises(DaeError, match=r"shape \(4, 1, 12, 12\) and clean shape \(4, 12, 12\) differ; expected one"):
         metric(noisy, clean[:, 0])
     assert metric(noisy, clean).shape == (4,)
+    with pytest.raises(DaeError, match=r"shape \(12, 12\) is not allowed; expected a batch axis"):
+        ssim(noisy[0, 0], clean[0, 0])
+
+
+def test_summarise_refuses_an_output_longer_than_the_clean_split():
+    """Each batch of it would match its clean batch; the extra images would go unscored, unnoticed."""
+    clean, noisy = (torch.from_numpy(a) for a in pair((6, 1, 12, 12)))
+    with pytest.raises(DaeError, match=r"output shape \(12, 1, 12, 12\) and clean shape \(6, 1, 12, 12\) differ"):
+        summarise(torch.cat([noisy, noisy]), clean, batch=6)

@@ -225,6 +225,7 @@ def test_denoise_image_colour_alpha_and_fixed_size_models():
         ([[0.5] * 8] * 9, {}, "expected a numpy array, got list"),
         (RNG.random((9, 8), dtype=np.float32), {"sigma": "25"}, "sigma = '25' is not allowed; expected None or a"),
         (RNG.random((9, 8), dtype=np.float32), {"sigma": -5}, "sigma = -5 is not allowed"),
+        (RNG.random((9, 8), dtype=np.float32), {"sigma": np.inf}, "sigma = inf is not allowed"),
         (RNG.random((9, 8), dtype=np.float32), {"sigma": float("nan")}, "sigma = nan is not allowed"),
         (RNG.random((9, 8), dtype=np.float32), {"tile": 0}, "tile = 0 is not allowed; expected a whole number"),
         (RNG.random((9, 8), dtype=np.float32), {"tile": "512"}, "tile = '512' is not allowed"),
@@ -238,6 +239,7 @@ def test_denoise_image_colour_alpha_and_fixed_size_models():
         "a list",
         "sigma text",
         "sigma < 0",
+        "sigma inf",
         "sigma NaN",
         "tile 0",
         "tile text",
@@ -252,6 +254,8 @@ def test_denoise_image_refuses_what_would_come_back_wrong(image, kwargs, message
     for sigma in (55, 255):  # unclipped noise takes an image outside [0, 1]: not a refusal
         noisy = 0.5 + RNG.normal(0, sigma / 255, (64, 64)).astype(np.float32)
         assert noisy.min() < 0 < 1 < noisy.max() and denoise_image(model, noisy).shape == noisy.shape
+    for sigma in (0, np.float32(25), 255, 378.1):  # any level >= 0 is one (the models ignore it): the same output
+        assert np.array_equal(denoise_image(model, noisy, sigma=sigma), denoise_image(model, noisy))
 
 
 @pytest.mark.parametrize(

@@ -82,10 +82,10 @@ def test_sampler_redraws_per_epoch_and_spreads_levels_across_the_range(images):
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ({"type": "gaussian", "level": -0.1}, "gaussian level -0.1 is not allowed; expected a level >= 0"),
-        ({"type": "gaussian", "level": float("nan")}, "gaussian level nan is not allowed"),
-        ({"type": "masking", "level": 1.5}, "masking level 1.5 is not allowed; expected a level from 0 to 1"),
-        ({"type": "salt_pepper", "level": np.array([0.1, 2.0])}, "salt_pepper level 2 is not allowed"),
+        ({"type": "gaussian", "level": -0.1}, "noise: gaussian level = -0.1 is not allowed; expected a level from 0"),
+        ({"type": "gaussian", "level": float("nan")}, "noise: gaussian level = nan is not allowed"),
+        ({"type": "masking", "level": 1.5}, "noise: masking level = 1.5 is not allowed; expected a level from 0 to 1"),
+        ({"type": "salt_pepper", "level": np.array([0.1, 2.0])}, "noise: salt_pepper level = 2 is not allowed"),
         ({"type": "blur", "level": 1.0}, "noise type 'blur' is not allowed; expected gaussian, salt_pepper, masking"),
     ],
 )
@@ -98,5 +98,6 @@ def test_a_level_or_type_outside_what_is_allowed_is_refused(images, setting, mes
 def test_the_ends_of_each_allowed_range_are_levels():
     x = np.full((2, 1, 4, 4), 0.5, np.float32)
     assert np.array_equal(corrupt(x, {"type": "gaussian", "level": 0.0}, rng()), x)
+    assert corrupt(x, {"type": "gaussian", "level": 1.0}, rng(), clip=False).std() > 0.5
     assert not corrupt(x, {"type": "masking", "level": 1.0}, rng()).any()
     assert set(np.unique(corrupt(x, {"type": "salt_pepper", "level": 1.0}, rng()))) <= {0.0, 1.0}

@@ -67,7 +67,8 @@ def main() -> None:
     clean = clean_crop()
     noisy = noisy_photo(clean)
     PHOTO.parent.mkdir(exist_ok=True)
-    Image.fromarray(noisy).save(PHOTO)
+    with atomic_path(PHOTO) as tmp:
+        Image.fromarray(noisy).save(tmp, format="PNG")
     denoised = denoise_image(load_model(DEFAULT_MODEL), noisy.astype(np.float32) / 255, colour="luma_chroma")
     denoised = np.rint(denoised * 255) / 255  # what the 8-bit output file holds
     draw(noisy.astype(np.float32) / 255, denoised, clean, PICTURE)

@@ -232,6 +232,8 @@ def _check_one_image(path: Path, im: Image.Image) -> None:
 def read_photo(path: str | Path) -> Photo:
     """Read one PNG, JPEG or TIFF file; a DaeError naming the file for anything unreadable or unsupported."""
     path = Path(path)
+    if not path.exists():  # said plainly, not as an unreadable image
+        raise DaeError(f"{path}: {'a broken link' if path.is_symlink() else 'no such file'}")
     try:
         with Image.open(path) as im:
             # MPO: how Pillow names a phone's JPEG that carries more images (depth, gain maps); the first is the photo

@@ -26,7 +26,9 @@ from pipeline._stage import run
 SHOWN = 4  # most normal and most anomalous test images drawn per class
 
 
-def class_results(params: dict[str, Any], data: dict[str, Any], root: Path, dataset: str, cls: int):
+def class_results(
+    params: dict[str, Any], data: dict[str, Any], root: Path, dataset: str, cls: int
+) -> tuple[dict, dict[str, Any]]:
     """AUROC of every score for every (variant, seed) model of class `cls`, on test and (the DAE) on val; and the
     headline model with its test scores and its normal val images' scores, for the plots."""
     runs = all_runs(params["anomaly"])

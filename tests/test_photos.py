@@ -116,3 +116,16 @@ def test_a_tiff_with_a_thumbnail_page_is_one_image(tmp_path: Path, wide: bool) -
         tif.write(image[::4, ::4], subfiletype=1, **kind)
     photo = read_photo(tmp_path / "thumb.tif")
     assert photo.pixels.shape == image.shape and photo.mode == ("LA;16" if wide else "RGB")
+
+
+def test_a_missing_file_or_a_broken_link_is_said_plainly(tmp_path: Path) -> None:
+    """Not as 'not a readable image (FileNotFoundError ...)', which sends a user looking at the file's format."""
+    with pytest.raises(DaeError) as missing:
+        read_photo(tmp_path / "nosuch.png")
+    (tmp_path / "link.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(DaeError) as broken:
+        read_photo(tmp_path / "link.png")
+    assert (str(missing.value), str(broken.value)) == (
+        f"{tmp_path / 'nosuch.png'}: no such file",
+        f"{tmp_path / 'link.png'}: a broken link",
+    )

@@ -71,11 +71,12 @@ def _check_setting(setting: dict[str, Any]) -> None:
     real = all(isinstance(v, Real) and not isinstance(v, bool) for v in numbers)
     if not isinstance(setting, dict) or "type" not in setting or not real or len(numbers) != (2 if pair else 1):
         raise DaeError(
-            f"noise setting {setting!r} is not allowed; expected {{type, level}} with a number or [low, high] as level"
+            f"noise setting = {setting!r} is not allowed; expected {{type, level}}, level a number or [low, high]"
         )
     check_level(setting["type"], level)
     if len(numbers) == 2 and not numbers[0] <= numbers[1]:
-        raise DaeError(f"noise level = {list(numbers)} is not allowed; expected [low, high] with low <= high")
+        shown = [float(v) for v in numbers]
+        raise DaeError(f"noise level = {shown} is not allowed; expected [low, high] with low <= high")
 
 
 def stack(pairs: Dataset, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:

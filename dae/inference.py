@@ -168,7 +168,7 @@ def _check_sigma(sigma: object) -> None:
     bound: an estimate on a dithered image reads above 255, and the models ignore it anyway."""
     number = isinstance(sigma, (int, float, np.integer, np.floating)) and not isinstance(sigma, bool)
     if sigma is not None and not (number and 0 <= sigma < np.inf):
-        raise DaeError(f"denoise_image: sigma = {sigma!r} is not allowed; expected None or a noise std >= 0 (0-255)")
+        raise DaeError(f"denoise_image: sigma = {sigma!r} is not allowed; expected None or a noise std >= 0 (on 0-255)")
 
 
 def denoise_image(

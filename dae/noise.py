@@ -59,8 +59,8 @@ def corrupt(
 
 def check_level(kind: str, level: float | np.ndarray) -> None:
     """Refuse an unknown noise type, or a level (a number or an array of them) outside what the type allows."""
-    if kind not in LEVELS:
-        raise DaeError(f"noise type {kind!r} is not allowed; expected {', '.join(LEVELS)}")
+    if not isinstance(kind, str) or kind not in LEVELS:
+        raise DaeError(f"noise: type = {kind!r} is not allowed; expected {', '.join(LEVELS)}")
     low, high = LEVELS[kind]
     levels = np.asarray(level, dtype=np.float64)
     inside = (levels >= low) & (levels <= high)  # NaN fails both comparisons

@@ -232,8 +232,6 @@ def _check_one_image(path: Path, im: Image.Image) -> None:
 def read_photo(path: str | Path) -> Photo:
     """Read one PNG, JPEG or TIFF file; a DaeError naming the file for anything unreadable or unsupported."""
     path = Path(path)
-    if not path.exists():  # said plainly, not as an unreadable image
-        raise DaeError(f"{path}: {'a broken link' if path.is_symlink() else 'no such file'}")
     try:
         with Image.open(path) as im:
             # MPO: how Pillow names a phone's JPEG that carries more images (depth, gain maps); the first is the photo
@@ -256,6 +254,8 @@ def read_photo(path: str | Path) -> Photo:
             if mode not in MODES:
                 raise DaeError(f"{path}: image mode {mode}; allowed: {ALLOWED}")
             samples = np.asarray(im)
+    except FileNotFoundError:  # said plainly, not as an unreadable image (the error is an OSError, below)
+        raise DaeError(f"{path}: {'a broken link' if path.is_symlink() else 'no such file'}") from None
     except _ERRORS as exc:
         photo = _read_16bit_tiff_pillow_cannot(path) if isinstance(exc, UnidentifiedImageError) else None
         if photo is not None:

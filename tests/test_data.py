@@ -52,8 +52,9 @@ def test_precomputed_pairs_and_bad_arguments():
     [
         ({"type": "gaussian", "level": [0.3, 0.1]}, r"level = \[0.3, 0.1\] is not allowed; expected \[low, high\]"),
         ({"type": "gaussian", "level": [-0.2, 0.1]}, "gaussian level = -0.2 is not allowed"),
-        ({"type": "speckle", "level": 0.1}, "noise type 'speckle' is not allowed"),
-        ({"type": "gaussian", "level": [0.1]}, "is not allowed; expected {type, level} with a number or"),
+        ({"type": "speckle", "level": 0.1}, "noise: type = 'speckle' is not allowed"),
+        ({"type": "gaussian", "level": [0.1]}, "is not allowed; expected {type, level}, level a number or"),
+        ({"type": ["gaussian"], "level": 0.1}, r"noise: type = \['gaussian'\] is not allowed"),
         ({"type": "gaussian", "level": [0.1, 0.2, 0.3]}, "expected {type, level}"),
         ({"type": "gaussian", "level": "0.3"}, "expected {type, level}"),
         ({"type": "gaussian"}, "expected {type, level}"),
@@ -63,5 +64,8 @@ def test_a_bad_setting_is_refused_when_the_dataset_is_made(setting, message):
     """Not at its first item, in a DataLoader worker, after the model and the loader are built."""
     with pytest.raises(DaeError, match=message):
         NoisyPairs(CLEAN, setting)
+
+
+def test_a_range_of_numpy_numbers_is_a_setting():
     pairs = NoisyPairs(CLEAN, {"type": "gaussian", "level": (np.float32(0.0), 0.2)}, seed=1)
     assert len(pairs) == 20 and pairs[3][0].shape == (1, 8, 8)

@@ -86,7 +86,7 @@ def test_sampler_redraws_per_epoch_and_spreads_levels_across_the_range(images):
         ({"type": "gaussian", "level": float("nan")}, "noise: gaussian level = nan is not allowed"),
         ({"type": "masking", "level": 1.5}, "noise: masking level = 1.5 is not allowed; expected a level from 0 to 1"),
         ({"type": "salt_pepper", "level": np.array([0.1, 2.0])}, "noise: salt_pepper level = 2 is not allowed"),
-        ({"type": "blur", "level": 1.0}, "noise type 'blur' is not allowed; expected gaussian, salt_pepper, masking"),
+        ({"type": "blur", "level": 1.0}, "noise: type = 'blur' is not allowed; expected gaussian, salt_pepper, mask"),
     ],
 )
 def test_a_level_or_type_outside_what_is_allowed_is_refused(images, setting, message):

@@ -17,7 +17,7 @@ from pipeline.repro import compare, natural_record_mismatch, recorded_rows, reco
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# One group: both tests share the module's run (under xdist, on one worker).
+# One group: the tests share the module's run and record (under xdist, on one worker).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("natural_dvc")]
 ARCH = {
     "hidden": [16],
@@ -100,40 +100,41 @@ def test_natural_stages_train_evaluate_and_compare_with_bm3d(natural_run: tuple[
     assert sh("dvc", "status", "-q", "evaluate_natural@tiny", cwd=project, check=False).returncode == 0
 
 
-def test_repro_check_reproduces_a_recorded_natural_run_and_flags_a_changed_number(natural_run: tuple[Path, str]):
+CHECK = [sys.executable, "-m", "pipeline.repro_check", "--natural", "--config", "configs/tiny.yaml"]
+
+
+@pytest.fixture(scope="module")
+def recorded(natural_run: tuple[Path, str]) -> tuple[Path, Path]:
+    """The small project with its run recorded (`tools/natural_tables.py --record`) and its config, committed."""
     project, _ = natural_run
     record = project / "docs/data/natural.json"
     record.parent.mkdir(parents=True)
-    sh(
-        sys.executable,
-        str(ROOT / "tools/natural_tables.py"),
-        str(project),
-        "tiny",
-        "--record",
-        "--out",
-        str(record),
-        cwd=ROOT,
-    )
+    sh(sys.executable, str(ROOT / "tools/natural_tables.py"), str(project), "tiny", "--record", "--out", str(record),
+       cwd=ROOT)  # fmt: skip
     (project / "configs").mkdir()
     shutil.copyfile(project / "params.yaml", project / "configs/tiny.yaml")
     sh("git", "add", "-A", cwd=project)
     sh("git", "commit", "-qm", "recorded tiny natural run", cwd=project)
-    check = [sys.executable, "-m", "pipeline.repro_check", "--natural", "--config", "configs/tiny.yaml"]
-    proc = sh(*check, cwd=project)
+    return project, record
+
+
+def test_repro_check_reproduces_a_recorded_natural_run_and_flags_a_changed_number(recorded: tuple[Path, Path]):
+    project, record = recorded
+    proc = sh(*CHECK, cwd=project)
     assert "0 differ (recorded vs reproduced)" in proc.stdout, proc.stdout
     assert "data/models/natural/un-25.safetensors" in proc.stdout and "metrics/natural/tiny.json:" in proc.stdout
     # The same comparison against a record whose U-Net scored 1 dB more, and one recorded with other params.
-    recorded = json.loads(record.read_text())
-    recorded["metrics"]["table"]["un-25"]["25"]["psnr"] += 1.0
-    rows = compare(recorded_run(recorded, project.parent / "edited"), project, exact=False)
+    saved = json.loads(record.read_text())
+    saved["metrics"]["table"]["un-25"]["25"]["psnr"] += 1.0
+    rows = compare(recorded_run(saved, project.parent / "edited"), project, exact=False)
     assert [r["what"] for r in rows if r["status"].startswith("DIFFERS")] == [
         "metrics/natural/tiny.json:table.un-25.25.psnr"
     ]
     # A record made before x8 was scored: its missing x8 rows are left out, and nothing else is.
     for method in ("dn-25", "un-blind", "un-25"):
-        recorded["metrics"]["table"][method]["25"].pop("x8")
-    early = compare(recorded_run(recorded, project.parent / "early"), project, exact=False)
-    rows, notes = recorded_rows(early, recorded)
+        saved["metrics"]["table"][method]["25"].pop("x8")
+    early = compare(recorded_run(saved, project.parent / "early"), project, exact=False)
+    rows, notes = recorded_rows(early, saved)
     assert not any(".x8." in r["what"] for r in rows) and notes == [
         "was recorded before the x8 self-ensemble was scored: its x8 rows are not compared."
     ]
@@ -142,17 +143,21 @@ def test_repro_check_reproduces_a_recorded_natural_run_and_flags_a_changed_numbe
     ]
     params = yaml.safe_load((project / "configs/tiny.yaml").read_text())
     params["natural"]["finetune"]["un-25"]["epochs"] = 3
-    assert natural_record_mismatch(recorded, params) == ["natural.models and natural.finetune of tiny differ"]
-    # A config that exists only in the working tree (by a relative or an absolute path), one that exists nowhere, and a
-    # record outside the repository: HEAD's copy has none of them, so one line each, before any copy runs DVC.
+    assert natural_record_mismatch(saved, params) == ["natural.models and natural.finetune of tiny differ"]
+
+
+def test_repro_check_names_a_config_or_record_it_cannot_check_in_one_line(recorded: tuple[Path, Path]):
+    """A config that exists only in the working tree (by a relative or an absolute path), one that exists nowhere, and
+    a record outside the repository: HEAD's copy has none of them, so one line each, before any copy runs DVC."""
+    project, record = recorded
     shutil.copyfile(project / "configs/tiny.yaml", project / "configs/draft.yaml")
     for given in ("configs/draft.yaml", str(project / "configs/draft.yaml")):
-        proc = sh(*check[:-1], given, cwd=project, check=False)
+        proc = sh(*CHECK[:-1], given, cwd=project, check=False)
         assert proc.returncode == 1 and proc.stdout == (
             f"--config {given}: not committed at HEAD; the check runs a copy of HEAD, so commit it first\n"
         ), proc.stdout + proc.stderr
     proc = sh(
-        *check[:-1], "configs/tniy.yaml", "--record", str(record.parent.parent.parent.parent), cwd=project, check=False
+        *CHECK[:-1], "configs/tniy.yaml", "--record", str(record.parent.parent.parent.parent), cwd=project, check=False
     )
     assert proc.returncode == 1 and proc.stdout == (
         "--config configs/tniy.yaml: no such file in the repository; give a file committed at HEAD\n"

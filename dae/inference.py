@@ -9,6 +9,8 @@ and 90-degree rotations (the "x8" self-ensemble of Timofte et al., CVPR 2016): a
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -166,7 +168,7 @@ def _check_image(image: np.ndarray) -> None:
 def _check_sigma(sigma: object) -> None:
     """A noise level no model uses is still refused when it is not one: a typo should not pass silently. No upper
     bound: an estimate on a dithered image reads above 255, and the models ignore it anyway."""
-    number = isinstance(sigma, (int, float, np.integer, np.floating)) and not isinstance(sigma, bool)
+    number = isinstance(sigma, Real) and not isinstance(sigma, bool)  # numpy's scalars are Real too
     if sigma is not None and not (number and 0 <= sigma < np.inf):
         raise DaeError(f"denoise_image: sigma = {sigma!r} is not allowed; expected None or a noise std >= 0 (on 0-255)")
 

@@ -66,7 +66,6 @@ def main() -> None:
 
     clean = clean_crop()
     noisy = noisy_photo(clean)
-    PHOTO.parent.mkdir(exist_ok=True)
     with atomic_path(PHOTO) as tmp:
         Image.fromarray(noisy).save(tmp, format="PNG")
     denoised = denoise_image(load_model(DEFAULT_MODEL), noisy.astype(np.float32) / 255, colour="luma_chroma")

@@ -22,7 +22,7 @@ from pathlib import Path
 from dvc_render.html import HTML
 from dvc_render.vega import VegaRenderer
 
-from dae.io import write_bytes
+from dae.io import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".dvc" / "plots" / "offline.html"
@@ -158,8 +158,7 @@ def main() -> int:
             print(f"{OUT.relative_to(ROOT)} is out of date: run python tools/plots_template.py", file=sys.stderr)
             return 1
         return 0
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(OUT, page.encode())
+    write_text(OUT, page)  # UTF-8, atomic; makes the folder
     print(f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size} bytes)")
     return 0
 
